@@ -1,0 +1,50 @@
+/* ringworks/loop.h: an event loop (one io_uring) that several servers may share.
+ *
+ * By default each server creates its own loop at start_listening. To drive a
+ * TCPServer, a WSServer and a DTLSServer from one thread with one ring, create
+ * a loop, create each server with rw_<component>_new_on_loop(loop), and call
+ * rw_loop_do_events(loop): one call serves them all.
+ *
+ * Not thread-safe: a loop and its servers belong to the thread that drives them.
+ */
+#ifndef RINGWORKS_LOOP_H
+#define RINGWORKS_LOOP_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rw_loop rw_loop;
+
+/* Loop settings; zero fields take the defaults shown. */
+typedef struct {
+	unsigned ring_entries;      /* SQ size, default 4096 */
+	unsigned recv_buffer_size;  /* bytes per provided receive buffer, default 16384 */
+	unsigned recv_buffer_count; /* buffers in the ring (power of 2), default 1024 */
+	unsigned max_fixed_files;   /* fixed-file table size, default min(RLIMIT_NOFILE, 1 << 20) */
+} rw_loop_options;
+
+/* Create a loop. Returns 0 and sets *out, or -RW_EURING_UNAVAILABLE when the
+ * kernel refuses io_uring (rw_loop_unavailable_reason() says why),
+ * -RW_ENOMEM, or another mapped system error. `opts` may be NULL. */
+RW_API int rw_loop_new(rw_loop **out, const rw_loop_options *opts);
+
+/* Free a loop. Every server on it must have been freed first; returns
+ * -RW_EBAD_STATE (and frees nothing) otherwise. NULL is ignored (returns 0). */
+RW_API int rw_loop_free(rw_loop *loop);
+
+/* Wait up to timeout_ms (0 = do not wait, < 0 = until something completes) and
+ * process completions and timers for every server on the loop, firing their
+ * events. Returns the number of completions handled or a negative error. */
+RW_API int rw_loop_do_events(rw_loop *loop, int timeout_ms);
+
+/* A human sentence naming why io_uring is unavailable on this machine, after a
+ * -RW_EURING_UNAVAILABLE; "" otherwise. Static storage; thread-safe. */
+RW_API const char *rw_loop_unavailable_reason(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
