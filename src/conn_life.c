@@ -1,0 +1,202 @@
+/* src/conn_life.c: a connection's life: creation, the close sequence, the
+ * deferred phase (resume, owed Disconnected, free) and the once-a-second
+ * sweep. A connection is freed only when its close has completed and no SQE
+ * that references it is in flight, and only by the outermost loop turn, so no
+ * event handler frame can be left holding a freed connection. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot)
+{
+	struct rw_conn *c = aligned_alloc(16, (sizeof(struct rw_conn) + 15) & ~(size_t)15);
+	if (!c)
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	const struct rw_tcp_settings *st = &s->set;
+	c->srv = s;
+	c->slot = slot;
+	c->id = (s->next_seq++ << RW_SLOT_BITS) | slot;
+	c->idle_timeout = st->default_idle_timeout;
+	c->timeout = st->default_timeout;
+	c->last_active = s->loop->now_ms;
+	if (st->linger)
+		c->flags |= RW_C_LINGER;
+	rw_framer_init(&c->framer);
+	memcpy(c->framer.eol, st->default_eol, st->default_eol_len);
+	c->framer.eol_len = st->default_eol_len;
+	c->framer.single_line = st->default_single_line;
+	c->framer.max_line = (uint32_t)st->default_max_line;
+	/* Live list, oldest first. */
+	c->live_prev = s->live_tail;
+	if (s->live_tail)
+		s->live_tail->live_next = c;
+	else
+		s->live_head = c;
+	s->live_tail = c;
+	s->loop->slots[slot] = c;
+	s->open_count++;
+	return c;
+}
+
+struct rw_conn *rw__conn_find(const struct rw_tcpserver *s, rw_connid id)
+{
+	if (id <= 0 || !s->loop)
+		return NULL;
+	uint32_t slot = (uint32_t)(id & RW_SLOT_MASK);
+	if (slot >= s->loop->slot_count)
+		return NULL;
+	struct rw_conn *c = s->loop->slots[slot];
+	if (!c || c->srv != s || c->id != id || ((c->flags & RW_C_GONE) && c != s->disc_firing))
+		return NULL;
+	return c;
+}
+
+void rw__conn_start_close(struct rw_conn *c)
+{
+	if (c->flags & RW_C_CLOSE_SENT)
+		return;
+	struct rw_loop *l = c->srv->loop;
+	struct io_uring_sqe *sqe = rw__sqe(l);
+	struct io_uring_sqe *csqe = sqe ? rw__sqe(l) : NULL;
+	if (!csqe)
+		return; /* the SQ is refused; the sweep tries again */
+	c->flags |= RW_C_CLOSE_SENT;
+	/* Cancel whatever still references the socket, then close the slot. The
+	 * hard link keeps the order even when there is nothing to cancel; the
+	 * cancel is by file, so the slot must still be there when it runs. */
+	io_uring_prep_cancel_fd(sqe, (int)c->slot, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+	sqe->flags |= IOSQE_IO_HARDLINK;
+	io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CANCEL));
+	c->inflight++;
+	io_uring_prep_close_direct(csqe, c->slot);
+	io_uring_sqe_set_data64(csqe, RW_UD(c, RW_OP_CLOSE));
+	c->inflight++;
+}
+
+void rw__conn_close(struct rw_conn *c, int status, const char *text, bool abortive)
+{
+	struct rw_loop *l = c->srv->loop;
+	if (c->flags & RW_C_CLOSING) {
+		if (abortive && !(c->flags & RW_C_CLOSE_SENT)) {
+			c->flags |= RW_C_ABORT;
+			rw__conn_start_close(c);
+		}
+		return;
+	}
+	c->flags |= RW_C_CLOSING;
+	c->status = status;
+	c->status_text = text ? text : "";
+	if (c->flags & RW_C_EXPOSED) {
+		c->flags |= RW_C_DISC_OWED;
+		rw__defer(l, c);
+	}
+	bool queued = c->sq_head || (c->flags & RW_C_SEND_INFLIGHT);
+	if (abortive || !(c->flags & RW_C_LINGER) || !queued) {
+		if (abortive || !(c->flags & RW_C_LINGER))
+			c->flags |= RW_C_ABORT;
+		rw__conn_start_close(c);
+		return;
+	}
+	/* Linger: stop receiving, let the queue drain (queue_drained closes),
+	 * but never longer than LingerTimeout. */
+	c->close_deadline = l->now_ms + (int64_t)c->srv->set.linger_timeout * 1000;
+	if (c->flags & RW_C_RECV_ARMED) {
+		struct io_uring_sqe *sqe = rw__sqe(l);
+		if (sqe) {
+			io_uring_prep_cancel64(sqe, RW_UD(c, RW_OP_RECV), 0);
+			io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CANCEL));
+			c->inflight++;
+		}
+	}
+	rw__flush_later(l, c);
+}
+
+void rw__conn_on_close(struct rw_conn *c, const struct io_uring_cqe *cqe)
+{
+	(void)cqe;
+	c->inflight--;
+	c->flags |= RW_C_CLOSED;
+	/* The slot stays reserved until the struct goes, so that the id still
+	 * resolves inside its Disconnected event (UserData, RemoteHost). */
+	rw__conn_maybe_free(c);
+}
+
+void rw__conn_maybe_free(struct rw_conn *c)
+{
+	if ((c->flags & RW_C_CLOSED) && c->inflight == 0)
+		rw__defer(c->srv->loop, c);
+}
+
+void rw__conn_destroy_now(struct rw_conn *c)
+{
+	struct rw_tcpserver *s = c->srv;
+	rw__slot_free(s->loop, c->slot);
+	rw__sendq_clear(s->loop, c);
+	rw_framer_free(&c->framer);
+	free(c->held);
+	if (c->live_prev)
+		c->live_prev->live_next = c->live_next;
+	else
+		s->live_head = c->live_next;
+	if (c->live_next)
+		c->live_next->live_prev = c->live_prev;
+	else
+		s->live_tail = c->live_prev;
+	s->open_count--;
+	free(c);
+}
+
+void rw__conn_deferred(struct rw_conn *c)
+{
+	struct rw_loop *l = c->srv->loop;
+	if (c->flags & RW_C_RESUME) {
+		c->flags &= ~RW_C_RESUME;
+		rw__conn_deliver_held(c);
+	}
+	if (c->flags & RW_C_DISC_OWED) {
+		c->flags &= ~RW_C_DISC_OWED;
+		c->srv->conn_count--;
+		c->flags |= RW_C_GONE;
+		/* The id stays valid inside its own Disconnected, invalid after. */
+		c->srv->disc_firing = c;
+		rw__fire_disconnected(c);
+		c->srv->disc_firing = NULL;
+	}
+	if ((c->flags & RW_C_CLOSED) && c->inflight == 0) {
+		if (l->depth == 1)
+			rw__conn_destroy_now(c);
+		else
+			rw__defer(l, c);
+	}
+}
+
+void rw__conn_pause(struct rw_conn *c)
+{
+	c->flags |= RW_C_PAUSED;
+	c->flags &= ~RW_C_RESUME;
+	if (c->flags & RW_C_RECV_ARMED) {
+		struct io_uring_sqe *sqe = rw__sqe(c->srv->loop);
+		if (!sqe)
+			return;
+		io_uring_prep_cancel64(sqe, RW_UD(c, RW_OP_RECV), 0);
+		io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CANCEL));
+		c->inflight++;
+	}
+}
+
+void rw__conn_sweep(struct rw_tcpserver *s, int64_t now)
+{
+	for (struct rw_conn *c = s->live_head; c; c = c->live_next) {
+		if (c->flags & RW_C_CLOSING) {
+			if (!(c->flags & RW_C_CLOSE_SENT) && c->close_deadline && now >= c->close_deadline) {
+				c->flags |= RW_C_ABORT;
+				rw__conn_start_close(c);
+			}
+			continue;
+		}
+		if (c->idle_timeout > 0 && now - c->last_active >= (int64_t)c->idle_timeout * 1000)
+			rw__conn_close(c, RW_ETIMEDOUT, "Idle timeout", false);
+	}
+}

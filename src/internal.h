@@ -1,0 +1,276 @@
+/* src/internal.h: the engine's shared structures (loop, connection, send queue,
+ * server) and the rw__ functions that connect src/ files. Nothing here is
+ * public. */
+#ifndef RW_SRC_INTERNAL_H
+#define RW_SRC_INTERNAL_H
+
+#include "ringworks/ringworks.h"
+#include "uring/ring.h"
+#include "uring/bufring.h"
+#include "proto/framer.h"
+#include "proto/addr_match.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define RW_SLOT_BITS 24
+#define RW_SLOT_MASK ((1u << RW_SLOT_BITS) - 1)
+#define RW_MAX_TEXT_ADDR 64
+
+/* ---- user_data tagging: pointer | op (3 low bits; every target is 16-byte aligned) */
+enum rw_op {
+	RW_OP_ACCEPT = 1, /* target: struct rw_listener */
+	RW_OP_RECV = 2,   /* target: struct rw_conn */
+	RW_OP_SEND = 3,   /* target: struct rw_send_op */
+	RW_OP_CLOSE = 4,  /* target: struct rw_conn */
+	RW_OP_CANCEL = 5, /* target: struct rw_conn (or listener); result ignored */
+	RW_OP_READ = 6,   /* target: struct rw_conn (file streaming) */
+	RW_OP_LCANCEL = 7 /* target: struct rw_listener */
+};
+#define RW_UD(ptr, op) ((uint64_t)(uintptr_t)(ptr) | (uint64_t)(op))
+#define RW_UD_PTR(ud) ((void *)(uintptr_t)((ud) & ~(uint64_t)7))
+#define RW_UD_OP(ud) ((unsigned)((ud) & 7))
+
+struct rw_tcpserver;
+struct rw_conn;
+
+/* ---- send queue ---------------------------------------------------------- */
+enum rw_chunk_kind { RW_CHUNK_COPY, RW_CHUNK_OWNED, RW_CHUNK_FILE };
+
+struct rw_chunk {
+	struct rw_chunk *next;
+	uint8_t *data;     /* COPY: inline storage; OWNED: caller memory; FILE: read buffer */
+	uint32_t off, len; /* unsent bytes are data[off, len) */
+	uint32_t cap;
+	uint8_t kind;
+	/* OWNED */
+	void (*release)(const void *data, void *arg);
+	void *arg;
+	/* FILE */
+	int fd;
+	int64_t file_left; /* bytes of the file not yet read */
+	uint64_t file_off;
+	bool read_inflight;
+	_Alignas(16) uint8_t inline_data[];
+};
+
+struct rw_chunk_pool {
+	struct rw_chunk *small_free, *large_free;
+	unsigned small_n, large_n;
+};
+
+#define RW_CHUNK_SMALL 2048u
+#define RW_CHUNK_LARGE 32768u
+#define RW_FILE_BUF (256u * 1024u)
+#define RW_SEND_IOV 16
+
+/* One send in flight for a connection; pooled, so a send costs no allocation. */
+struct rw_send_op {
+	_Alignas(16) struct rw_conn *conn;
+	struct rw_send_op *next_free;
+	struct rw_chunk *retired;  /* zero-copy: chunks held until the notification */
+	bool zc;
+	bool zc_notif_pending;
+	struct msghdr msg;
+	struct iovec iov[RW_SEND_IOV];
+};
+
+/* ---- connection -------------------------------------------------------- */
+enum {
+	RW_C_EXPOSED = 1u << 0,      /* Connected fired: Disconnected is owed */
+	RW_C_CLOSING = 1u << 1,      /* close requested; no more sends accepted */
+	RW_C_PAUSED = 1u << 2,       /* PauseData */
+	RW_C_RECV_ARMED = 1u << 3,   /* a multishot recv is in flight */
+	RW_C_SEND_INFLIGHT = 1u << 4,
+	RW_C_WOULDBLOCK = 1u << 5,   /* ReadyToSend owed once the queue drains */
+	RW_C_IN_DATAIN = 1u << 6,    /* a DataIn for this connection is running */
+	RW_C_LINGER = 1u << 7,       /* Linger at accept time */
+	RW_C_ON_FLUSH = 1u << 8,     /* on the loop's flush list */
+	RW_C_ON_DEFER = 1u << 9,     /* on the loop's deferred list */
+	RW_C_RESUME = 1u << 10,      /* ProcessData: deliver held data, re-arm */
+	RW_C_DISC_OWED = 1u << 11,   /* Disconnected to fire in the deferred phase */
+	RW_C_CLOSE_SENT = 1u << 12,  /* the close SQE is submitted */
+	RW_C_CLOSED = 1u << 13,      /* the close CQE arrived */
+	RW_C_INTERRUPT = 1u << 14,   /* Interrupt() for a blocking send */
+	RW_C_EOF = 1u << 15,         /* the peer closed its side */
+	RW_C_ABORT = 1u << 16,       /* close abortively (reset, drop the queue) */
+	RW_C_GONE = 1u << 17,        /* Disconnected fired: the id is invalid */
+};
+
+struct rw_addr {
+	uint8_t family; /* AF_INET / AF_INET6 */
+	uint16_t port;
+	uint8_t bytes[16];
+};
+
+struct rw_conn {
+	_Alignas(16) struct rw_tcpserver *srv;
+	rw_connid id;
+	uint32_t slot;
+	uint32_t flags;
+	uint16_t inflight;
+	int16_t status_idx;     /* unused placeholder for alignment */
+	int status;             /* Disconnected status code */
+	const char *status_text;
+	struct rw_chunk *sq_head, *sq_tail;
+	uint32_t sq_bytes;      /* copied bytes queued (counts against SendQueueLimit) */
+	int64_t bytes_sent;     /* BytesSent of the last send call */
+	int64_t last_active;    /* loop clock, ms */
+	int64_t close_deadline; /* lingering close gives up at this time (ms) */
+	int idle_timeout;       /* seconds */
+	int timeout;            /* seconds; > 0 = blocking sends */
+	void *user_data;
+	uint8_t *held;          /* received bytes withheld while paused */
+	uint32_t held_len, held_cap;
+	uint16_t files_pending; /* FILE chunks queued (SendFile) */
+	struct rw_conn *live_prev, *live_next; /* the server's live list, oldest first */
+	struct rw_conn *flush_next, *defer_next;
+	struct rw_addr peer, local;
+	rw_framer framer;
+};
+
+/* ---- listener and loop --------------------------------------------------- */
+struct rw_listener {
+	_Alignas(16) struct rw_tcpserver *srv;
+	int fd;
+	bool armed;     /* multishot accept in flight */
+	bool stopping;
+	unsigned inflight;
+};
+
+struct rw_loop {
+	struct rw_ring ring;
+	struct rw_bufring bufring;
+	bool ring_ok;
+	bool owned_by_server; /* created implicitly by a server */
+	int depth;            /* nested turns (blocking sends inside events) */
+	int64_t now_ms;
+	int64_t next_sweep_ms;
+	struct rw_conn **slots;   /* fixed-file slot -> connection */
+	uint32_t *free_slots;     /* stack of free slot numbers */
+	uint32_t free_count, slot_count;
+	struct rw_conn *flush_head;
+	struct rw_conn *defer_head, *defer_tail;
+	struct rw_chunk_pool pool;
+	struct rw_send_op *free_ops;
+	unsigned free_op_count;
+	struct rw_tcpserver *servers; /* servers attached to this loop */
+	unsigned server_count;
+	rw_loop_options opts;
+};
+
+/* ---- server -------------------------------------------------------------- */
+struct rw_tcp_settings {
+	int backlog;
+	uint8_t default_eol[RW_FRAMER_EOL_MAX];
+	uint8_t default_eol_len;
+	int default_idle_timeout, default_max_line, default_timeout;
+	bool default_single_line, keep_alive, linger;
+	char *local_host;
+	int local_port;
+	/* Config */
+	int max_connections;
+	char *allowed_text, *blocked_text;
+	rw_addr_list allowed, blocked;
+	bool bind_exclusively, reuse_port, tcp_nodelay;
+	int use_ipv6;
+	int in_buffer_size, out_buffer_size;
+	int keepalive_time_ms, keepalive_interval_ms;
+	uint32_t send_queue_limit;
+	int linger_timeout;
+	uint32_t zero_copy_threshold;
+	int do_events_timeout;
+	int log_level;
+	int default_connection_timeout;
+};
+
+struct rw_tcpserver {
+	struct rw_loop *loop;
+	bool own_loop;
+	rw_tcpserver_events ev;
+	void *user;
+	struct rw_tcp_settings set;
+	rw_loop_options loop_opts; /* for a loop the server creates */
+	struct rw_listener listener;
+	bool listening;
+	int bound_port;
+	int64_t next_seq;
+	int conn_count;           /* exposed, not yet Disconnected */
+	uint32_t open_count;      /* connection structs alive (incl. closing) */
+	int64_t rejected;
+	struct rw_conn *live_head, *live_tail;
+	struct rw_tcpserver *loop_next;
+	bool freeing;             /* suppress events */
+	struct rw_conn *disc_firing; /* the connection whose Disconnected is running */
+	bool idle_sweep_needed;
+};
+
+/* ---- rw__ functions -------------------------------------------------------- */
+/* error.c */
+int rw__errno(int err); /* negative errno -> negative documented code */
+
+/* loop.c */
+int rw__loop_create(struct rw_loop **out, const rw_loop_options *opts);
+void rw__loop_attach(struct rw_loop *loop, struct rw_tcpserver *s);
+void rw__loop_detach(struct rw_loop *loop, struct rw_tcpserver *s);
+int rw__loop_turn(struct rw_loop *loop, int timeout_ms);
+struct io_uring_sqe *rw__sqe(struct rw_loop *loop);
+void rw__defer(struct rw_loop *loop, struct rw_conn *c);
+void rw__flush_later(struct rw_loop *loop, struct rw_conn *c);
+int64_t rw__now_ms(void);
+int rw__slot_alloc(struct rw_loop *loop, uint32_t *slot);
+void rw__slot_free(struct rw_loop *loop, uint32_t slot);
+
+/* sendq.c */
+void rw__pool_free_all(struct rw_chunk_pool *pool);
+uint32_t rw__sendq_append(struct rw_loop *loop, struct rw_conn *c, const uint8_t *data, uint32_t len);
+int rw__sendq_append_owned(struct rw_conn *c, const void *data, size_t len,
+                           void (*release)(const void *, void *), void *arg);
+int rw__sendq_append_file(struct rw_conn *c, int fd, int64_t size);
+void rw__chunk_release(struct rw_loop *loop, struct rw_chunk *ch);
+void rw__sendq_clear(struct rw_loop *loop, struct rw_conn *c);
+struct rw_send_op *rw__send_op_get(struct rw_loop *loop);
+void rw__send_op_put(struct rw_loop *loop, struct rw_send_op *op);
+
+/* conn_io.c */
+void rw__conn_arm_recv(struct rw_conn *c);
+void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe);
+void rw__conn_flush(struct rw_conn *c);
+void rw__conn_on_send(struct rw_send_op *op, const struct io_uring_cqe *cqe);
+void rw__conn_on_read(struct rw_conn *c, const struct io_uring_cqe *cqe);
+void rw__conn_deliver_held(struct rw_conn *c);
+
+/* conn_life.c */
+struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot);
+void rw__conn_close(struct rw_conn *c, int status, const char *text, bool abortive);
+void rw__conn_start_close(struct rw_conn *c);
+void rw__conn_on_close(struct rw_conn *c, const struct io_uring_cqe *cqe);
+void rw__conn_deferred(struct rw_conn *c);
+void rw__conn_maybe_free(struct rw_conn *c);
+void rw__conn_pause(struct rw_conn *c);
+void rw__conn_sweep(struct rw_tcpserver *s, int64_t now);
+struct rw_conn *rw__conn_find(const struct rw_tcpserver *s, rw_connid id);
+void rw__conn_destroy_now(struct rw_conn *c);
+
+/* listener.c */
+int rw__listener_start(struct rw_tcpserver *s);
+void rw__listener_stop(struct rw_tcpserver *s);
+void rw__listener_on_accept(struct rw_listener *l, const struct io_uring_cqe *cqe);
+void rw__listener_on_cancel(struct rw_listener *l, const struct io_uring_cqe *cqe);
+int rw__addr_text(const struct rw_addr *a, char *buf, size_t len);
+
+/* tcpserver events (tcpserver_events.c) */
+void rw__fire_connected(struct rw_conn *c, int status, const char *text);
+void rw__fire_ready(struct rw_conn *c);
+void rw__fire_disconnected(struct rw_conn *c);
+void rw__fire_error(struct rw_tcpserver *s, rw_connid id, int code, const char *text);
+void rw__log(struct rw_tcpserver *s, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* tcpserver_config.c */
+void rw__settings_defaults(struct rw_tcp_settings *st);
+void rw__settings_free(struct rw_tcp_settings *st);
+
+#endif

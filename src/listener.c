@@ -1,0 +1,288 @@
+/* src/listener.c: the listening socket and the accept path. A multishot accept
+ * yields ordinary fds; each accepted socket gets its options and addresses
+ * read, passes MaxConnections, Allowed/BlockedClients and ConnectionRequest,
+ * and is then installed in the ring's fixed-file table and its fd closed, so
+ * that a live connection holds no file descriptor (RLIMIT_NOFILE stays free
+ * for 100,000 connections across rings). */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+int rw__addr_text(const struct rw_addr *a, char *buf, size_t len)
+{
+	char tmp[INET6_ADDRSTRLEN];
+	if (!a->family) {
+		tmp[0] = 0;
+	} else if (!inet_ntop(a->family, a->bytes, tmp, sizeof(tmp))) {
+		tmp[0] = 0;
+	}
+	/* Show an IPv4 peer of a dual-stack socket as plain IPv4. */
+	const char *t = tmp;
+	if (a->family == AF_INET6 && strncmp(tmp, "::ffff:", 7) == 0 && strchr(tmp + 7, '.'))
+		t = tmp + 7;
+	size_t n = strlen(t);
+	if (!buf || n + 1 > len)
+		return -RW_EBUFFER_TOO_SMALL;
+	memcpy(buf, t, n + 1);
+	return (int)n;
+}
+
+static void addr_from_sockaddr(struct rw_addr *a, const struct sockaddr_storage *ss)
+{
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+		a->family = AF_INET;
+		a->port = ntohs(in->sin_port);
+		memcpy(a->bytes, &in->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		a->family = AF_INET6;
+		a->port = ntohs(in6->sin6_port);
+		memcpy(a->bytes, &in6->sin6_addr, 16);
+	}
+}
+
+static int resolve_bind_addr(struct rw_tcpserver *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const struct rw_tcp_settings *st = &s->set;
+	const char *host = st->local_host && *st->local_host ? st->local_host : NULL;
+	memset(ss, 0, sizeof(*ss));
+	int family = st->use_ipv6 ? AF_INET6 : AF_INET;
+	if (host) {
+		struct addrinfo hints = {.ai_family = st->use_ipv6 == 2 ? AF_UNSPEC : family,
+		                         .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+		struct addrinfo *res = NULL;
+		int rc = getaddrinfo(host, NULL, &hints, &res);
+		if (rc != 0 || !res)
+			return -RW_EHOST_NOT_FOUND;
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*len = res->ai_addrlen;
+		freeaddrinfo(res);
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (void *)ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_addr = in6addr_any;
+		*len = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in = (void *)ss;
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_ANY);
+		*len = sizeof(*in);
+	}
+	uint16_t port = htons((uint16_t)st->local_port);
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = port;
+	else
+		((struct sockaddr_in *)ss)->sin_port = port;
+	return 0;
+}
+
+static int open_listen_socket(struct rw_tcpserver *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	int rc = resolve_bind_addr(s, &ss, &len);
+	if (rc < 0)
+		return rc;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return rw__errno(errno);
+	int one = 1, zero = 0;
+	if (!s->set.bind_exclusively)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (s->set.reuse_port)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6) {
+		int v6only = s->set.use_ipv6 == 2 ? zero : one;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, s->set.backlog) < 0) {
+		int err = errno;
+		close(fd);
+		return rw__errno(err);
+	}
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0) {
+		struct rw_addr a;
+		addr_from_sockaddr(&a, &bound);
+		s->bound_port = a.port;
+	}
+	return fd;
+}
+
+static int arm_accept(struct rw_tcpserver *s)
+{
+	struct rw_listener *ls = &s->listener;
+	struct io_uring_sqe *sqe = rw__sqe(s->loop);
+	if (!sqe)
+		return -RW_ENOBUFS;
+	io_uring_prep_multishot_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, RW_UD(ls, RW_OP_ACCEPT));
+	ls->armed = true;
+	ls->inflight++;
+	return 0;
+}
+
+int rw__listener_start(struct rw_tcpserver *s)
+{
+	int fd = open_listen_socket(s);
+	if (fd < 0)
+		return fd;
+	s->listener.srv = s;
+	s->listener.fd = fd;
+	s->listener.stopping = false;
+	int rc = arm_accept(s);
+	if (rc < 0) {
+		close(fd);
+		s->listener.fd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+void rw__listener_stop(struct rw_tcpserver *s)
+{
+	struct rw_listener *ls = &s->listener;
+	if (ls->fd < 0)
+		return;
+	ls->stopping = true;
+	if (ls->armed) {
+		struct io_uring_sqe *sqe = rw__sqe(s->loop);
+		if (sqe) {
+			io_uring_prep_cancel64(sqe, RW_UD(ls, RW_OP_ACCEPT), 0);
+			io_uring_sqe_set_data64(sqe, RW_UD(ls, RW_OP_LCANCEL));
+			ls->inflight++;
+		}
+	}
+	/* The in-flight accept holds its own reference; the port is released
+	 * once the cancel completes. */
+	close(ls->fd);
+	ls->fd = -1;
+}
+
+void rw__listener_on_cancel(struct rw_listener *ls, const struct io_uring_cqe *cqe)
+{
+	(void)cqe;
+	ls->inflight--;
+}
+
+static void set_conn_options(const struct rw_tcp_settings *st, int fd)
+{
+	int one = 1;
+	if (st->tcp_nodelay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (st->keep_alive) {
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		if (st->keepalive_time_ms > 0) {
+			int secs = (st->keepalive_time_ms + 999) / 1000;
+			setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs));
+		}
+		if (st->keepalive_interval_ms > 0) {
+			int secs = (st->keepalive_interval_ms + 999) / 1000;
+			setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs));
+		}
+	}
+	if (!st->linger) {
+		struct linger lg = {1, 0}; /* close resets: the documented hard disconnect */
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	if (st->in_buffer_size > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &st->in_buffer_size, sizeof(int));
+	if (st->out_buffer_size > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &st->out_buffer_size, sizeof(int));
+}
+
+/* ConnectionRequest with Accept preset by Allowed/BlockedClients. */
+static bool request_accepted(struct rw_tcpserver *s, const struct rw_addr *peer)
+{
+	const struct rw_tcp_settings *st = &s->set;
+	int fam = peer->family == AF_INET ? 4 : 6;
+	bool accept = (st->allowed.any || rw_addr_list_match(&st->allowed, fam, peer->bytes)) &&
+	              !rw_addr_list_match(&st->blocked, fam, peer->bytes);
+	if (s->ev.connection_request && !s->freeing) {
+		char text[RW_MAX_TEXT_ADDR];
+		rw__addr_text(peer, text, sizeof(text));
+		rw_tcpserver_connection_request e = {text, peer->port, accept};
+		s->ev.connection_request(s, &e, s->user);
+		accept = e.accept;
+	}
+	return accept;
+}
+
+static void admit(struct rw_tcpserver *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct rw_addr peer, local;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+		close(fd); /* the peer left already */
+		return;
+	}
+	addr_from_sockaddr(&peer, &ss);
+	if (s->conn_count >= s->set.max_connections || !s->loop->free_count) {
+		s->rejected++;
+		close(fd);
+		return;
+	}
+	if (!request_accepted(s, &peer) || !s->listening) {
+		close(fd);
+		return;
+	}
+	len = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	addr_from_sockaddr(&local, &ss);
+	set_conn_options(&s->set, fd);
+	uint32_t slot;
+	int rc = rw__slot_alloc(s->loop, &slot);
+	if (rc == 0 && (rc = rw_ring_install_fd(&s->loop->ring, slot, fd)) < 0)
+		rw__slot_free(s->loop, slot);
+	close(fd);
+	struct rw_conn *c = rc == 0 ? rw__conn_new(s, slot) : NULL;
+	if (!c) {
+		if (rc == 0) { /* out of memory: take the socket back out of the table */
+			int minus_one = -1;
+			io_uring_register_files_update(&s->loop->ring.uring, slot, &minus_one, 1);
+			rw__slot_free(s->loop, slot);
+		}
+		rw__fire_error(s, 0, rc < 0 ? rw_errno_map(rc) : RW_ENOMEM, "accept: cannot admit connection");
+		return;
+	}
+	c->peer = peer;
+	c->local = local;
+	c->flags |= RW_C_EXPOSED;
+	s->conn_count++;
+	rw__fire_connected(c, 0, "OK");
+	if (!(c->flags & RW_C_CLOSING))
+		rw__fire_ready(c);
+	rw__conn_arm_recv(c);
+}
+
+void rw__listener_on_accept(struct rw_listener *ls, const struct io_uring_cqe *cqe)
+{
+	struct rw_tcpserver *s = ls->srv;
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	if (!more) {
+		ls->armed = false;
+		ls->inflight--;
+	}
+	if (cqe->res >= 0) {
+		if (ls->stopping || s->freeing)
+			close(cqe->res);
+		else
+			admit(s, cqe->res);
+	} else if (cqe->res != -ECANCELED && !ls->stopping) {
+		int code = rw_errno_map(cqe->res);
+		rw__fire_error(s, 0, code, rw_strerror(code));
+		if (cqe->res == -EMFILE || cqe->res == -ENFILE)
+			rw__log(s, RW_LOG_WARN, "accept: out of file descriptors (RLIMIT_NOFILE)");
+	}
+	if (!more && !ls->stopping && ls->fd >= 0 && s->listening)
+		arm_accept(s);
+}

@@ -1,0 +1,202 @@
+/* src/sendq.c: the per-connection send queue and the pools behind it.
+ *
+ * A queue is a list of chunks: COPY chunks hold bytes copied in by send (two
+ * size classes from a loop-wide free list, so a steady echo allocates
+ * nothing), OWNED chunks point at caller memory released by callback, FILE
+ * chunks stream a file through one read buffer. Only COPY bytes count against
+ * SendQueueLimit. An idle connection holds no chunk. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POOL_KEEP_SMALL 4096u
+#define POOL_KEEP_LARGE 256u
+#define OPS_KEEP 4096u
+
+static struct rw_chunk *chunk_new(struct rw_chunk_pool *pool, uint32_t want)
+{
+	bool small = want <= RW_CHUNK_SMALL;
+	struct rw_chunk **head = small ? &pool->small_free : &pool->large_free;
+	struct rw_chunk *ch = *head;
+	if (ch) {
+		*head = ch->next;
+		if (small)
+			pool->small_n--;
+		else
+			pool->large_n--;
+	} else {
+		uint32_t cap = small ? RW_CHUNK_SMALL : RW_CHUNK_LARGE;
+		ch = malloc(sizeof(*ch) + cap);
+		if (!ch)
+			return NULL;
+		ch->cap = cap;
+	}
+	ch->next = NULL;
+	ch->data = ch->inline_data;
+	ch->off = ch->len = 0;
+	ch->kind = RW_CHUNK_COPY;
+	ch->release = NULL;
+	ch->fd = -1;
+	return ch;
+}
+
+static void chunk_to_pool(struct rw_chunk_pool *pool, struct rw_chunk *ch)
+{
+	if (ch->cap == RW_CHUNK_SMALL && pool->small_n < POOL_KEEP_SMALL) {
+		ch->next = pool->small_free;
+		pool->small_free = ch;
+		pool->small_n++;
+	} else if (ch->cap == RW_CHUNK_LARGE && pool->large_n < POOL_KEEP_LARGE) {
+		ch->next = pool->large_free;
+		pool->large_free = ch;
+		pool->large_n++;
+	} else {
+		free(ch);
+	}
+}
+
+void rw__chunk_release(struct rw_loop *l, struct rw_chunk *ch)
+{
+	switch (ch->kind) {
+	case RW_CHUNK_COPY:
+		chunk_to_pool(&l->pool, ch);
+		break;
+	case RW_CHUNK_OWNED:
+		if (ch->release)
+			ch->release(ch->data, ch->arg);
+		free(ch);
+		break;
+	case RW_CHUNK_FILE:
+		if (ch->fd >= 0)
+			close(ch->fd);
+		free(ch->data);
+		free(ch);
+		break;
+	}
+}
+
+void rw__pool_free_all(struct rw_chunk_pool *pool)
+{
+	struct rw_chunk *lists[2] = {pool->small_free, pool->large_free};
+	for (int i = 0; i < 2; i++) {
+		while (lists[i]) {
+			struct rw_chunk *n = lists[i]->next;
+			free(lists[i]);
+			lists[i] = n;
+		}
+	}
+	memset(pool, 0, sizeof(*pool));
+}
+
+static void enqueue(struct rw_conn *c, struct rw_chunk *ch)
+{
+	if (c->sq_tail)
+		c->sq_tail->next = ch;
+	else
+		c->sq_head = ch;
+	c->sq_tail = ch;
+}
+
+uint32_t rw__sendq_append(struct rw_loop *l, struct rw_conn *c, const uint8_t *data, uint32_t len)
+{
+	uint32_t done = 0;
+	struct rw_chunk *t = c->sq_tail;
+	/* Top up the tail chunk first: small messages share one chunk. */
+	if (t && t->kind == RW_CHUNK_COPY && t->len < t->cap) {
+		uint32_t n = t->cap - t->len;
+		if (n > len)
+			n = len;
+		memcpy(t->data + t->len, data, n);
+		t->len += n;
+		done = n;
+	}
+	while (done < len) {
+		struct rw_chunk *ch = chunk_new(&l->pool, len - done);
+		if (!ch)
+			break;
+		uint32_t n = ch->cap;
+		if (n > len - done)
+			n = len - done;
+		memcpy(ch->data, data + done, n);
+		ch->len = n;
+		enqueue(c, ch);
+		done += n;
+	}
+	c->sq_bytes += done;
+	return done;
+}
+
+int rw__sendq_append_owned(struct rw_conn *c, const void *data, size_t len,
+                           void (*release)(const void *, void *), void *arg)
+{
+	struct rw_chunk *ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -RW_ENOMEM;
+	ch->kind = RW_CHUNK_OWNED;
+	ch->data = (uint8_t *)data;
+	ch->len = (uint32_t)len;
+	ch->cap = (uint32_t)len;
+	ch->release = release;
+	ch->arg = arg;
+	ch->fd = -1;
+	enqueue(c, ch);
+	return 0;
+}
+
+int rw__sendq_append_file(struct rw_conn *c, int fd, int64_t size)
+{
+	struct rw_chunk *ch = calloc(1, sizeof(*ch));
+	uint8_t *buf = malloc(RW_FILE_BUF);
+	if (!ch || !buf) {
+		free(ch);
+		free(buf);
+		return -RW_ENOMEM;
+	}
+	ch->kind = RW_CHUNK_FILE;
+	ch->data = buf;
+	ch->cap = RW_FILE_BUF;
+	ch->fd = fd;
+	ch->file_left = size;
+	enqueue(c, ch);
+	return 0;
+}
+
+void rw__sendq_clear(struct rw_loop *l, struct rw_conn *c)
+{
+	struct rw_chunk *ch = c->sq_head;
+	while (ch) {
+		struct rw_chunk *n = ch->next;
+		rw__chunk_release(l, ch);
+		ch = n;
+	}
+	c->sq_head = c->sq_tail = NULL;
+	c->sq_bytes = 0;
+}
+
+struct rw_send_op *rw__send_op_get(struct rw_loop *l)
+{
+	struct rw_send_op *op = l->free_ops;
+	if (op) {
+		l->free_ops = op->next_free;
+		l->free_op_count--;
+	} else {
+		op = aligned_alloc(16, sizeof(*op));
+		if (!op)
+			return NULL;
+	}
+	memset(op, 0, offsetof(struct rw_send_op, iov));
+	return op;
+}
+
+void rw__send_op_put(struct rw_loop *l, struct rw_send_op *op)
+{
+	if (l->free_op_count >= OPS_KEEP) {
+		free(op);
+		return;
+	}
+	op->next_free = l->free_ops;
+	l->free_ops = op;
+	l->free_op_count++;
+}

@@ -1,0 +1,59 @@
+/* uring/bufring.c: map and register a provided-buffer ring (liburing 2.3 has
+ * no helper for it). The ring header and the buffers are separate mappings so
+ * that the buffers can be large without alignment games. */
+#include "bufring.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int rw_bufring_init(struct rw_bufring *b, struct io_uring *ring, uint16_t bgid,
+                    unsigned count, unsigned size)
+{
+	memset(b, 0, sizeof(*b));
+	if (count == 0 || (count & (count - 1)) || count > 32768 || size == 0)
+		return -EINVAL;
+	size_t ring_len = (size_t)count * sizeof(struct io_uring_buf);
+	void *rmem = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rmem == MAP_FAILED)
+		return -errno;
+	size_t data_len = (size_t)count * size;
+	void *dmem = mmap(NULL, data_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (dmem == MAP_FAILED) {
+		int err = -errno;
+		munmap(rmem, ring_len);
+		return err;
+	}
+	struct io_uring_buf_reg reg;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)rmem;
+	reg.ring_entries = count;
+	reg.bgid = bgid;
+	int rc = io_uring_register_buf_ring(ring, &reg, 0);
+	if (rc < 0) {
+		munmap(rmem, ring_len);
+		munmap(dmem, data_len);
+		return rc;
+	}
+	b->br = rmem;
+	b->base = dmem;
+	b->map_len = ring_len;
+	b->count = count;
+	b->size = size;
+	b->bgid = bgid;
+	io_uring_buf_ring_init(b->br);
+	for (unsigned i = 0; i < count; i++)
+		rw_bufring_recycle(b, i);
+	rw_bufring_publish(b);
+	return 0;
+}
+
+void rw_bufring_exit(struct rw_bufring *b, struct io_uring *ring)
+{
+	if (!b->br)
+		return;
+	io_uring_unregister_buf_ring(ring, b->bgid);
+	munmap(b->br, b->map_len);
+	munmap(b->base, (size_t)b->count * b->size);
+	memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,49 @@
+/* uring/bufring.h: a provided-buffer ring (IORING_REGISTER_PBUF_RING) mapped by
+ * hand, since liburing 2.3 has no io_uring_setup_buf_ring. One ring serves the
+ * multishot receives of every connection of a loop: no connection owns a
+ * receive buffer. Buffers handed back with rw_bufring_recycle become visible to
+ * the kernel at rw_bufring_publish (once per loop turn). */
+#ifndef RW_URING_BUFRING_H
+#define RW_URING_BUFRING_H
+
+#include <liburing.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rw_bufring {
+	struct io_uring_buf_ring *br;
+	uint8_t *base;        /* count * size bytes of buffers */
+	size_t map_len;
+	unsigned count, size; /* count is a power of two */
+	unsigned pending;     /* recycled but not yet published */
+	uint16_t bgid;
+};
+
+/* Map, fill and register. Returns 0 or -errno. */
+int rw_bufring_init(struct rw_bufring *b, struct io_uring *ring, uint16_t bgid,
+                    unsigned count, unsigned size);
+void rw_bufring_exit(struct rw_bufring *b, struct io_uring *ring);
+
+static inline uint8_t *rw_bufring_addr(const struct rw_bufring *b, unsigned bid)
+{
+	return b->base + (size_t)bid * b->size;
+}
+
+/* Give buffer `bid` back (the caller has copied or consumed its bytes). */
+static inline void rw_bufring_recycle(struct rw_bufring *b, unsigned bid)
+{
+	io_uring_buf_ring_add(b->br, rw_bufring_addr(b, bid), b->size, (unsigned short)bid,
+	                      io_uring_buf_ring_mask(b->count), (int)b->pending);
+	b->pending++;
+}
+
+/* Make every recycled buffer visible to the kernel. */
+static inline void rw_bufring_publish(struct rw_bufring *b)
+{
+	if (b->pending) {
+		io_uring_buf_ring_advance(b->br, (int)b->pending);
+		b->pending = 0;
+	}
+}
+
+#endif

@@ -1,0 +1,146 @@
+/* uring/ring.c: ring setup with fallbacks, probing, SQE acquisition, the turn's
+ * single submit-and-wait, and CQE reaping. */
+#include "ring.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+static int try_setup(struct rw_ring *r, unsigned entries, unsigned flags)
+{
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	p.flags = flags | IORING_SETUP_CQSIZE;
+	p.cq_entries = entries * 2;
+	int rc = io_uring_queue_init_params(entries, &r->uring, &p);
+	if (rc == 0)
+		r->setup_flags = flags;
+	return rc;
+}
+
+static void probe(struct rw_ring *r)
+{
+	struct io_uring_probe *pr = io_uring_get_probe_ring(&r->uring);
+	if (pr) {
+		r->has_send_zc = io_uring_opcode_supported(pr, IORING_OP_SEND_ZC) &&
+		                 io_uring_opcode_supported(pr, IORING_OP_SENDMSG_ZC);
+		/* SEND_ZC (6.0) arrived after multishot recv and CANCEL_FD_FIXED
+		 * (both 6.0), so its presence tells us the others are there too. */
+		r->has_multishot_recv = io_uring_opcode_supported(pr, IORING_OP_SEND_ZC);
+		r->has_cancel_fd_fixed = r->has_multishot_recv;
+		io_uring_free_probe(pr);
+	}
+}
+
+int rw_ring_init(struct rw_ring *r, unsigned entries, unsigned fixed_files)
+{
+	static const unsigned attempts[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+		0,
+	};
+	memset(r, 0, sizeof(*r));
+	int rc = -EINVAL;
+	for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+		rc = try_setup(r, entries, attempts[i]);
+		/* EPERM/ENOSYS mean io_uring itself is refused: no flag will help. */
+		if (rc == 0 || rc == -EPERM || rc == -ENOSYS || rc == -ENOMEM)
+			break;
+	}
+	if (rc < 0)
+		return rc;
+	probe(r);
+	if (fixed_files) {
+		rc = io_uring_register_files_sparse(&r->uring, fixed_files);
+		if (rc < 0) {
+			io_uring_queue_exit(&r->uring);
+			return rc;
+		}
+		r->fixed_files = fixed_files;
+	}
+	return 0;
+}
+
+void rw_ring_exit(struct rw_ring *r)
+{
+	io_uring_queue_exit(&r->uring);
+}
+
+const char *rw_ring_refusal_reason(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case EPERM:
+		return "io_uring is not permitted here (io_uring_setup: EPERM): a container "
+		       "seccomp profile blocks it (Docker's default does; add io_uring_setup, "
+		       "io_uring_enter and io_uring_register) or sysctl kernel.io_uring_disabled "
+		       "is set (set it to 0, or 1 and add the process to kernel.io_uring_group)";
+	case ENOSYS:
+		return "io_uring is not available (io_uring_setup: ENOSYS): the kernel lacks "
+		       "CONFIG_IO_URING or a seccomp filter hides it; ringworks needs Linux 6.1+";
+	case ENOMEM:
+		return "io_uring_setup failed with ENOMEM: the locked-memory limit "
+		       "(RLIMIT_MEMLOCK) is too low for the ring";
+	case EINVAL:
+		return "io_uring_setup rejected the parameters (EINVAL): the kernel is "
+		       "older than 6.1 or lacks a needed feature";
+	default:
+		return "io_uring_setup failed";
+	}
+}
+
+struct io_uring_sqe *rw_ring_sqe(struct rw_ring *r, int *err)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+	if (sqe)
+		return sqe;
+	int rc = io_uring_submit(&r->uring);
+	if (rc < 0) {
+		*err = rc;
+		return NULL;
+	}
+	sqe = io_uring_get_sqe(&r->uring);
+	if (!sqe)
+		*err = -EBUSY;
+	return sqe;
+}
+
+int rw_ring_submit_wait(struct rw_ring *r, int timeout_ms)
+{
+	struct io_uring_cqe *cqe;
+	int rc;
+	if (timeout_ms == 0) {
+		rc = io_uring_submit_and_get_events(&r->uring);
+	} else if (timeout_ms < 0) {
+		rc = io_uring_submit_and_wait(&r->uring, 1);
+	} else {
+		struct __kernel_timespec ts = {
+			.tv_sec = timeout_ms / 1000,
+			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+		};
+		rc = io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
+	}
+	if (rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY)
+		return 0;
+	return rc < 0 ? rc : 0;
+}
+
+unsigned rw_ring_reap(struct rw_ring *r, struct io_uring_cqe *out, unsigned max)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&r->uring, head, cqe) {
+		if (n == max)
+			break;
+		out[n++] = *cqe;
+	}
+	io_uring_cq_advance(&r->uring, n);
+	return n;
+}
+
+int rw_ring_install_fd(struct rw_ring *r, unsigned slot, int fd)
+{
+	int rc = io_uring_register_files_update(&r->uring, slot, &fd, 1);
+	return rc < 0 ? rc : 0;
+}
