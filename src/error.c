@@ -107,6 +107,9 @@ RW_API const char *rw_strerror(int code)
 		code = -code;
 	if (code == 0)
 		return "OK";
+	/* The refusal's cause (seccomp, sysctl, kernel) is known only at run time. */
+	if (code == RW_EURING_UNAVAILABLE && rw_loop_unavailable_reason()[0])
+		return rw_loop_unavailable_reason();
 	for (size_t i = 0; i < RW_ERROR_COUNT; i++)
 		if (rw_errors[i].code == code)
 			return rw_errors[i].text;
