@@ -129,9 +129,38 @@ void rw__conn_maybe_free(struct rw_conn *c)
 		rw__defer(c->srv->loop, c);
 }
 
+/* Take c off the loop's flush and deferred lists (rare: only when it was
+ * queued again after its last visit, e.g. ProcessData inside Disconnected). */
+static void unlink_from_loop_lists(struct rw_loop *l, struct rw_conn *c)
+{
+	if (c->flags & RW_C_ON_FLUSH) {
+		for (struct rw_conn **p = &l->flush_head; *p; p = &(*p)->flush_next)
+			if (*p == c) {
+				*p = c->flush_next;
+				break;
+			}
+	}
+	if (c->flags & RW_C_ON_DEFER) {
+		struct rw_conn *prev = NULL;
+		for (struct rw_conn *p = l->defer_head; p; prev = p, p = p->defer_next) {
+			if (p != c)
+				continue;
+			if (prev)
+				prev->defer_next = c->defer_next;
+			else
+				l->defer_head = c->defer_next;
+			if (l->defer_tail == c)
+				l->defer_tail = prev;
+			break;
+		}
+	}
+	c->flags &= ~(RW_C_ON_FLUSH | RW_C_ON_DEFER);
+}
+
 void rw__conn_destroy_now(struct rw_conn *c)
 {
 	struct rw_tcpserver *s = c->srv;
+	unlink_from_loop_lists(s->loop, c);
 	rw__slot_free(s->loop, c->slot);
 	rw__sendq_clear(s->loop, c);
 	rw_framer_free(&c->framer);
