@@ -14,7 +14,9 @@
  *  - Every function may be called from inside any event.
  *  - Event parameter structs (and the bytes they point to) are valid only during
  *    the callback.
- *  - Not thread-safe: one thread drives a server (and its loop) at a time.
+ *  - Not thread-safe: a server and its loop belong to the thread that first
+ *    drives them (the ring is created SINGLE_ISSUER); call every function from
+ *    that thread.
  *
  * Returns: 0 or a count on success, a negative RW_E* code on failure (common.h).
  * Getters of per-connection properties return the value (>= 0) or a negative
@@ -101,8 +103,9 @@ RW_API rw_tcpserver *rw_tcpserver_new(void);
 RW_API rw_tcpserver *rw_tcpserver_new_on_loop(rw_loop *loop);
 
 /* Close every connection abortively, stop listening and release everything.
- * Fires no events. NULL is ignored. Must not be called from inside an event of
- * this server. */
+ * Fires no events of this server (it turns the loop until the kernel has let
+ * go of every buffer; on a shared loop, other servers' events may fire
+ * meanwhile). NULL is ignored. Must not be called from inside an event. */
 RW_API void rw_tcpserver_free(rw_tcpserver *s);
 
 /* Set the callbacks (copied) and the user pointer passed to each. Any member
