@@ -274,6 +274,7 @@ void rw__conn_flush(struct rw_conn *c)
 	io_uring_sqe_set_data64(sqe, RW_UD(op, RW_OP_SEND));
 	c->inflight++;
 	c->flags |= RW_C_SEND_INFLIGHT;
+	c->send_op = op;
 }
 
 /* Advance the queue by `n` sent bytes. Chunks a zero-copy send covered stay
@@ -330,6 +331,7 @@ void rw__conn_on_send(struct rw_send_op *op, const struct io_uring_cqe *cqe)
 	}
 	c->inflight--;
 	c->flags &= ~RW_C_SEND_INFLIGHT;
+	c->send_op = NULL;
 	bool notif_follows = op->zc && (cqe->flags & IORING_CQE_F_MORE);
 	if (cqe->res > 0) {
 		consume(c, op, (size_t)cqe->res);

@@ -53,25 +53,35 @@ struct rw_conn *rw__conn_find(const struct rw_tcpserver *s, rw_connid id)
 	return c;
 }
 
+static void cancel_by_user_data(struct rw_conn *c, uint64_t target)
+{
+	struct io_uring_sqe *sqe = rw__sqe(c->srv->loop);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, target, 0);
+	io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CANCEL));
+	c->inflight++;
+}
+
 void rw__conn_start_close(struct rw_conn *c)
 {
 	if (c->flags & RW_C_CLOSE_SENT)
 		return;
 	struct rw_loop *l = c->srv->loop;
+	/* Each request that holds the socket is cancelled by its user_data:
+	 * closing the slot only drops the table's reference, and a cancel keyed
+	 * on the fixed file does not find a multishot recv waiting for data
+	 * (seen on 6.18: IORING_ASYNC_CANCEL_FD_FIXED matched nothing). */
+	if (c->flags & RW_C_RECV_ARMED)
+		cancel_by_user_data(c, RW_UD(c, RW_OP_RECV));
+	if ((c->flags & RW_C_SEND_INFLIGHT) && c->send_op)
+		cancel_by_user_data(c, RW_UD(c->send_op, RW_OP_SEND));
 	struct io_uring_sqe *sqe = rw__sqe(l);
-	struct io_uring_sqe *csqe = sqe ? rw__sqe(l) : NULL;
-	if (!csqe)
+	if (!sqe)
 		return; /* the SQ is refused; the sweep tries again */
 	c->flags |= RW_C_CLOSE_SENT;
-	/* Cancel whatever still references the socket, then close the slot. The
-	 * hard link keeps the order even when there is nothing to cancel; the
-	 * cancel is by file, so the slot must still be there when it runs. */
-	io_uring_prep_cancel_fd(sqe, (int)c->slot, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
-	sqe->flags |= IOSQE_IO_HARDLINK;
-	io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CANCEL));
-	c->inflight++;
-	io_uring_prep_close_direct(csqe, c->slot);
-	io_uring_sqe_set_data64(csqe, RW_UD(c, RW_OP_CLOSE));
+	io_uring_prep_close_direct(sqe, c->slot);
+	io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CLOSE));
 	c->inflight++;
 }
 

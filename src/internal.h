@@ -125,6 +125,7 @@ struct rw_conn {
 	uint8_t *held;          /* received bytes withheld while paused */
 	uint32_t held_len, held_cap;
 	uint16_t files_pending; /* FILE chunks queued (SendFile) */
+	struct rw_send_op *send_op; /* the send in flight, for cancellation */
 	struct rw_conn *live_prev, *live_next; /* the server's live list, oldest first */
 	struct rw_conn *flush_next, *defer_next;
 	struct rw_addr peer, local;

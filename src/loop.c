@@ -5,7 +5,9 @@
  *      dispatch each to its owner by the tag in user_data;
  *   4. once a second, sweep idle and lingering connections;
  *   5. deferred phase: resumes after ProcessData, owed Disconnected events,
- *      and, in the outermost turn only, frees of fully closed connections. */
+ *      and, in the outermost turn only, frees of fully closed connections;
+ *   6. prepare the sends these events queued and submit, so nothing waits for
+ *      the next call. */
 #include "internal.h"
 
 #include <errno.h>
@@ -277,6 +279,15 @@ int rw__loop_turn(struct rw_loop *l, int timeout_ms)
 			rw__conn_sweep(s, l->now_ms);
 	}
 	run_deferred(l);
+	/* What this turn's events asked for (sends, closes, re-arms) goes to the
+	 * kernel now, not at the next call: an application may stop turning the
+	 * loop right after an event, and a close must still reach the peer. */
+	run_flush_list(l);
+	rw_bufring_publish(&l->bufring);
+	/* GETEVENTS too: with DEFER_TASKRUN a cancelled request only lets go of
+	 * its socket when task work runs, and that needs GETEVENTS. */
+	if (io_uring_sq_ready(&l->ring.uring))
+		rw_ring_submit_wait(&l->ring, 0);
 	l->depth--;
 	if (rc < 0)
 		return rw__errno(rc);
