@@ -14,16 +14,6 @@
  * memory while DataIn cannot run (TCP flow control takes over). */
 #define RW_HOLD_CAP (256u * 1024u)
 
-static void cancel_recv(struct rw_conn *c)
-{
-	struct io_uring_sqe *sqe = rw__sqe(c->srv->loop);
-	if (!sqe)
-		return;
-	io_uring_prep_cancel64(sqe, RW_UD(c, RW_OP_RECV), 0);
-	io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CANCEL));
-	c->inflight++;
-}
-
 void rw__conn_arm_recv(struct rw_conn *c)
 {
 	if (c->flags & (RW_C_RECV_ARMED | RW_C_CLOSING | RW_C_PAUSED | RW_C_EOF))
@@ -66,7 +56,7 @@ static int hold(struct rw_conn *c, const uint8_t *data, size_t len, bool front)
 	}
 	c->held_len += (uint32_t)len;
 	if (c->held_len >= RW_HOLD_CAP && (c->flags & RW_C_RECV_ARMED))
-		cancel_recv(c);
+		rw__conn_cancel(c, RW_UD(c, RW_OP_RECV));
 	return 0;
 }
 

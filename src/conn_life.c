@@ -53,7 +53,9 @@ struct rw_conn *rw__conn_find(const struct rw_tcpserver *s, rw_connid id)
 	return c;
 }
 
-static void cancel_by_user_data(struct rw_conn *c, uint64_t target)
+/* Cancel the request tagged `target`; the cancel's own CQE holds the
+ * connection alive like any other request. */
+void rw__conn_cancel(struct rw_conn *c, uint64_t target)
 {
 	struct io_uring_sqe *sqe = rw__sqe(c->srv->loop);
 	if (!sqe)
@@ -73,9 +75,9 @@ void rw__conn_start_close(struct rw_conn *c)
 	 * on the fixed file does not find a multishot recv waiting for data
 	 * (seen on 6.18: IORING_ASYNC_CANCEL_FD_FIXED matched nothing). */
 	if (c->flags & RW_C_RECV_ARMED)
-		cancel_by_user_data(c, RW_UD(c, RW_OP_RECV));
+		rw__conn_cancel(c, RW_UD(c, RW_OP_RECV));
 	if ((c->flags & RW_C_SEND_INFLIGHT) && c->send_op)
-		cancel_by_user_data(c, RW_UD(c->send_op, RW_OP_SEND));
+		rw__conn_cancel(c, RW_UD(c->send_op, RW_OP_SEND));
 	struct io_uring_sqe *sqe = rw__sqe(l);
 	if (!sqe)
 		return; /* the SQ is refused; the sweep tries again */
@@ -112,14 +114,8 @@ void rw__conn_close(struct rw_conn *c, int status, const char *text, bool aborti
 	/* Linger: stop receiving, let the queue drain (queue_drained closes),
 	 * but never longer than LingerTimeout. */
 	c->close_deadline = l->now_ms + (int64_t)c->srv->set.linger_timeout * 1000;
-	if (c->flags & RW_C_RECV_ARMED) {
-		struct io_uring_sqe *sqe = rw__sqe(l);
-		if (sqe) {
-			io_uring_prep_cancel64(sqe, RW_UD(c, RW_OP_RECV), 0);
-			io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CANCEL));
-			c->inflight++;
-		}
-	}
+	if (c->flags & RW_C_RECV_ARMED)
+		rw__conn_cancel(c, RW_UD(c, RW_OP_RECV));
 	rw__flush_later(l, c);
 }
 
@@ -215,14 +211,8 @@ void rw__conn_pause(struct rw_conn *c)
 {
 	c->flags |= RW_C_PAUSED;
 	c->flags &= ~RW_C_RESUME;
-	if (c->flags & RW_C_RECV_ARMED) {
-		struct io_uring_sqe *sqe = rw__sqe(c->srv->loop);
-		if (!sqe)
-			return;
-		io_uring_prep_cancel64(sqe, RW_UD(c, RW_OP_RECV), 0);
-		io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CANCEL));
-		c->inflight++;
-	}
+	if (c->flags & RW_C_RECV_ARMED)
+		rw__conn_cancel(c, RW_UD(c, RW_OP_RECV));
 }
 
 void rw__conn_sweep(struct rw_tcpserver *s, int64_t now)

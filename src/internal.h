@@ -247,6 +247,7 @@ void rw__conn_deliver_held(struct rw_conn *c);
 struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot);
 void rw__conn_close(struct rw_conn *c, int status, const char *text, bool abortive);
 void rw__conn_start_close(struct rw_conn *c);
+void rw__conn_cancel(struct rw_conn *c, uint64_t target);
 void rw__conn_on_close(struct rw_conn *c, const struct io_uring_cqe *cqe);
 void rw__conn_deferred(struct rw_conn *c);
 void rw__conn_maybe_free(struct rw_conn *c);
