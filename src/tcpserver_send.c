@@ -128,7 +128,12 @@ RW_API int rw_tcpserver_send_line(rw_tcpserver *s, rw_connid id, const char *tex
 		return -RW_EWOULDBLOCK;
 	}
 	int rc = rw_tcpserver_send(s, id, text, n);
-	return rc < 0 ? rc : rw_tcpserver_send(s, id, "\r\n", 2);
+	if (rc == 0)
+		rc = rw_tcpserver_send(s, id, "\r\n", 2);
+	/* BytesSent counts the whole line (0 stays 0 in blocking mode). */
+	if (rc == 0 && (c = rw__conn_find(s, id)) && c->timeout == 0)
+		c->bytes_sent = (int64_t)n + 2;
+	return rc;
 }
 
 RW_API int rw_tcpserver_send_owned(rw_tcpserver *s, rw_connid id, const void *data, size_t len,
