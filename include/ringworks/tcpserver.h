@@ -11,7 +11,9 @@
  *    A refused connection fires no Connected and no Disconnected. Every id that
  *    got Connected gets exactly one Disconnected, which is its last event; after
  *    it the id is invalid (RW_EINVALID_CONNID).
- *  - Every function may be called from inside any event.
+ *  - Every function may be called from inside any event. An id stays valid
+ *    inside its own Disconnected (UserData, RemoteHost may be read there) and is
+ *    invalid after it.
  *  - Event parameter structs (and the bytes they point to) are valid only during
  *    the callback.
  *  - Not thread-safe: a server and its loop belong to the thread that first
@@ -60,7 +62,10 @@ typedef struct {
 } rw_tcpserver_connected, rw_tcpserver_disconnected;
 
 /* Received data. `eol` tells whether the EOL (or record) boundary ended `text`;
- * it is always true when the connection's EOL is empty. The bytes are borrowed:
+ * it is always true when the connection's EOL is empty, and true for every full
+ * record in RecordLength mode. Two terminators in a row deliver an empty line
+ * (text_len 0, eol true). When the connection closes, a partial line or record
+ * is delivered with eol = false before Disconnected. The bytes are borrowed:
  * copy them if you need them after the callback. */
 typedef struct {
 	rw_connid connection_id;
@@ -244,8 +249,9 @@ RW_API int rw_tcpserver_stop_listening(rw_tcpserver *s);
  * fire from the following do_events calls (run() returns once all have). */
 RW_API int rw_tcpserver_shutdown(rw_tcpserver *s);
 
-/* Shutdown, then restore every property and Config setting to its default.
- * Connections are closed abortively without events. */
+/* Stop listening, close every connection abortively (peers see a reset at
+ * once, no events fire), then restore every property and Config setting to
+ * its default. */
 RW_API int rw_tcpserver_reset(rw_tcpserver *s);
 
 /* Process what has completed, firing events; if nothing is ready, wait up to
@@ -262,7 +268,9 @@ RW_API int rw_tcpserver_run(rw_tcpserver *s);
  * Timeout = 0: copies what fits into the connection's send queue and returns at
  * once. Returns 0 when everything was taken; -RW_EWOULDBLOCK when only part (or
  * none) fits, with BytesSent = bytes taken; ReadyToSend then fires once the
- * queue has drained. Timeout > 0: blocks, processing events (those of this and
+ * queue has drained, also after a partial take (the documents say it does not
+ * fire after a partial send; with a bounded queue the caller holds the rest and
+ * needs to know when to send it, so ringworks always tells). Timeout > 0: blocks, processing events (those of this and
  * other connections may fire), until all is queued; -RW_ETIMEDOUT or
  * -RW_EINTERRUPTED. Other errors: -RW_EINVALID_CONNID; -RW_ENOTCONN when the
  * connection is closing. Ownership: the bytes are copied; `data` is free to
@@ -298,7 +306,8 @@ RW_API int rw_tcpserver_send_file(rw_tcpserver *s, rw_connid id, const char *pat
 RW_API int rw_tcpserver_disconnect(rw_tcpserver *s, rw_connid id);
 
 /* Interrupt a blocking (Timeout > 0) send or send_file in progress on this
- * connection: it returns -RW_EINTERRUPTED; the connection stays open. */
+ * connection: it returns -RW_EINTERRUPTED; the connection stays open. An
+ * Interrupt while nothing is blocked has no effect on later sends. */
 RW_API int rw_tcpserver_interrupt(rw_tcpserver *s, rw_connid id);
 
 /* PauseData stops DataIn for the connection at once (even between lines of one
@@ -313,7 +322,8 @@ RW_API int rw_tcpserver_process_data(rw_tcpserver *s, rw_connid id);
 RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int length);
 
 /* Config: "Name=Value" sets, "Name" reads into `out` (NUL-terminated; `out` may
- * be NULL when setting). Per-connection settings use "Name[id]". Booleans take
+ * be NULL when setting). Per-connection settings use "Name[id]" (an index that
+ * is not a positive number is -RW_EBAD_VALUE). Booleans take
  * True/False/1/0/Yes/No in any case. Returns the length of the value read (or 0
  * after a set); -RW_EUNKNOWN_CONFIG, -RW_EBAD_VALUE, -RW_EBUFFER_TOO_SMALL,
  * -RW_EINVALID_CONNID, -RW_EMAXCONN_LISTENING.
