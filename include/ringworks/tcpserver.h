@@ -346,7 +346,10 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *    (loop settings: fixed once the loop exists),
  *  DoEventsTimeout (1000 ms), LogLevel (2),
  *  DefaultConnectionTimeout (0), RejectedConnectionCount (read-only),
- *  BuildInfo (read-only), MaxLineLength[id], UserData is not a Config.
+ *  BuildInfo (read-only).
+ * Per connection: MaxLineLength[id], IdleTimeout[id], Timeout[id],
+ *  RecordLength[id] (read and write); RemoteHost[id], RemotePort[id],
+ *  LocalAddress[id], BytesSent[id], SendQueueBytes[id] (bytes queued, read-only).
  */
 RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, size_t out_len);
 
