@@ -1,0 +1,404 @@
+/* tools/ringworks-echo.c: the ringworks demo server; echoes every byte back.
+ *
+ *   ringworks-echo --tcp PORT [--host ADDR] [--max-connections N]
+ *                  [--backlog N] [--config NAME=VALUE]...
+ *
+ * Uses only the public API. Each listener prints "listening KIND PORT" (the
+ * bound port) on stdout once it listens. Echo with flow control: when a send
+ * returns -RW_EWOULDBLOCK, the bytes not taken are kept with the connection
+ * (UserData) and its reception is paused; ReadyToSend resends them and resumes
+ * reception once all is taken. SIGINT/SIGTERM shut down gracefully: stop
+ * listening, close every connection, wait (at most SHUTDOWN_WAIT_MS) for their
+ * Disconnected events, free, exit 0.
+ *
+ * Listeners come from a table of kinds (only "tcp" today); --tls, --ws, --wss
+ * and --dtls become rows of listener_kinds[] when those components exist.
+ */
+#include <ringworks/ringworks.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LISTENERS    8
+#define SHUTDOWN_WAIT_MS 5000
+#define DEFAULT_BACKLOG  1024
+
+static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+/* ---- echo over TCPServer ------------------------------------------------ */
+
+/* Bytes a send did not take, kept until ReadyToSend. */
+struct pending {
+	size_t len, off;
+	uint8_t bytes[];
+};
+
+/* Keep data[0..len) after whatever is already pending. */
+static int keep(rw_tcpserver *s, rw_connid id, const uint8_t *data, size_t len)
+{
+	struct pending *old = rw_tcpserver_get_user_data(s, id);
+	size_t have = old ? old->len - old->off : 0;
+	struct pending *p = malloc(sizeof *p + have + len);
+
+	if (!p)
+		return -1;
+	if (old)
+		memcpy(p->bytes, old->bytes + old->off, have);
+	memcpy(p->bytes + have, data, len);
+	p->len = have + len;
+	p->off = 0;
+	free(old);
+	rw_tcpserver_set_user_data(s, id, p);
+	return 0;
+}
+
+static void drop_pending(rw_tcpserver *s, rw_connid id)
+{
+	free(rw_tcpserver_get_user_data(s, id));
+	rw_tcpserver_set_user_data(s, id, NULL);
+}
+
+static void echo_data_in(rw_tcpserver *s, const rw_tcpserver_data_in *e, void *user)
+{
+	rw_connid id = e->connection_id;
+	int rc;
+
+	(void)user;
+	if (rw_tcpserver_get_user_data(s, id)) {
+		/* Already backed up (PauseData makes this rare): queue behind. */
+		if (keep(s, id, e->text, e->text_len))
+			rw_tcpserver_disconnect(s, id);
+		return;
+	}
+	rc = rw_tcpserver_send(s, id, e->text, e->text_len);
+	if (rc != -RW_EWOULDBLOCK)
+		return; /* 0: all taken; anything else: the connection is closing */
+	int64_t taken = rw_tcpserver_get_bytes_sent(s, id);
+	if (taken < 0 || (size_t)taken > e->text_len)
+		taken = 0;
+	if (keep(s, id, e->text + taken, e->text_len - (size_t)taken)) {
+		rw_tcpserver_disconnect(s, id);
+		return;
+	}
+	rw_tcpserver_pause_data(s, id);
+}
+
+static void echo_ready_to_send(rw_tcpserver *s, const rw_tcpserver_ready_to_send *e, void *user)
+{
+	struct pending *p = rw_tcpserver_get_user_data(s, e->connection_id);
+	int rc;
+
+	(void)user;
+	if (!p)
+		return;
+	rc = rw_tcpserver_send(s, e->connection_id, p->bytes + p->off, p->len - p->off);
+	if (rc == -RW_EWOULDBLOCK) {
+		int64_t taken = rw_tcpserver_get_bytes_sent(s, e->connection_id);
+		if (taken > 0 && (size_t)taken <= p->len - p->off)
+			p->off += (size_t)taken;
+		return; /* still paused; the next ReadyToSend continues */
+	}
+	drop_pending(s, e->connection_id);
+	if (rc == 0)
+		rw_tcpserver_process_data(s, e->connection_id);
+}
+
+static void echo_disconnected(rw_tcpserver *s, const rw_tcpserver_disconnected *e, void *user)
+{
+	(void)user;
+	drop_pending(s, e->connection_id);
+}
+
+static void echo_error(rw_tcpserver *s, const rw_tcpserver_error *e, void *user)
+{
+	(void)s;
+	(void)user;
+	if (e->connection_id == 0) /* server-wide (e.g. accept); per-connection ones end in Disconnected */
+		fprintf(stderr, "ringworks-echo: error %d: %s\n", e->error_code, e->description);
+}
+
+static void echo_log(rw_tcpserver *s, int level, const char *message, void *user)
+{
+	static const char *names[] = {"?", "error", "warning", "info", "debug"};
+
+	(void)s;
+	(void)user;
+	fprintf(stderr, "ringworks-echo: %s: %s\n", names[level >= 1 && level <= 4 ? level : 0], message);
+}
+
+/* ---- listener kinds ------------------------------------------------------ */
+
+/* One row per protocol the program can listen on. */
+struct listener_kind {
+	const char *name; /* the flag (--NAME PORT) and the word in "listening NAME PORT" */
+	void *(*create)(void);
+	int (*config)(void *srv, const char *setting);
+	int (*start)(void *srv, const char *host, int port, int backlog); /* bound port or < 0 */
+	int (*shutdown)(void *srv);
+	int (*count)(void *srv);
+	int (*do_events)(void *srv);
+	void (*destroy)(void *srv);
+};
+
+static void *tcp_create(void)
+{
+	static const rw_tcpserver_events ev = {
+		.data_in = echo_data_in,
+		.ready_to_send = echo_ready_to_send,
+		.disconnected = echo_disconnected,
+		.error = echo_error,
+		.log = echo_log,
+	};
+	rw_tcpserver *s = rw_tcpserver_new();
+
+	if (s)
+		rw_tcpserver_set_events(s, &ev, NULL);
+	return s;
+}
+
+static int tcp_config(void *srv, const char *setting)
+{
+	return rw_tcpserver_config(srv, setting, NULL, 0);
+}
+
+static int tcp_start(void *srv, const char *host, int port, int backlog)
+{
+	int rc = rw_tcpserver_set_local_host(srv, host);
+
+	if (!rc)
+		rc = rw_tcpserver_set_local_port(srv, port);
+	if (!rc)
+		rc = rw_tcpserver_set_connection_backlog(srv, backlog);
+	if (!rc)
+		rc = rw_tcpserver_start_listening(srv);
+	return rc < 0 ? rc : rw_tcpserver_get_local_port(srv);
+}
+
+static int tcp_shutdown(void *srv) { return rw_tcpserver_shutdown(srv); }
+static int tcp_count(void *srv) { return rw_tcpserver_get_connection_count(srv); }
+static int tcp_do_events(void *srv) { return rw_tcpserver_do_events(srv); }
+
+/* free fires no Disconnected: release what connections still hold first. */
+static void tcp_destroy(void *srv)
+{
+	int n = rw_tcpserver_get_connection_count(srv);
+	rw_connid *ids = n > 0 ? calloc((size_t)n, sizeof *ids) : NULL;
+
+	if (ids) {
+		int live = rw_tcpserver_get_connection_ids(srv, ids, (size_t)n);
+		for (int i = 0; i < live && i < n; i++)
+			drop_pending(srv, ids[i]);
+		free(ids);
+	}
+	rw_tcpserver_free(srv);
+}
+
+static const struct listener_kind listener_kinds[] = {
+	{"tcp", tcp_create, tcp_config, tcp_start, tcp_shutdown, tcp_count, tcp_do_events, tcp_destroy},
+};
+
+/* ---- program ------------------------------------------------------------- */
+
+struct listener {
+	const struct listener_kind *kind;
+	int port;
+	void *srv;
+};
+
+struct app {
+	struct listener ls[MAX_LISTENERS];
+	int nls;
+	const char *host;
+	const char **configs;
+	int nconfigs;
+	long max_conns; /* 0 = the component default */
+	int backlog;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ringworks-echo --tcp PORT [options]\n"
+		"  --tcp PORT             echo over TCP on PORT (0 = ephemeral); prints\n"
+		"                         \"listening tcp PORT\" with the bound port\n"
+		"  --host ADDR            address to bind, default 127.0.0.1\n"
+		"  --max-connections N    Config MaxConnections (default 1000)\n"
+		"  --backlog N            listen() backlog, default %d\n"
+		"  --config NAME=VALUE    any Config setting (repeatable), e.g. DoEventsTimeout=200\n"
+		"  --help                 this text\n"
+		"SIGINT/SIGTERM: stop listening, close every connection, exit 0.\n"
+		"%s\n", DEFAULT_BACKLOG, rw_version());
+}
+
+static long int_arg(const char *flag, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = s ? strtol(s, &end, 10) : 0;
+	if (!s || errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "ringworks-echo: %s needs a number in %ld..%ld\n", flag, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static const struct listener_kind *kind_of(const char *flag)
+{
+	for (size_t i = 0; i < sizeof listener_kinds / sizeof listener_kinds[0]; i++)
+		if (flag[0] == '-' && flag[1] == '-' && !strcmp(flag + 2, listener_kinds[i].name))
+			return &listener_kinds[i];
+	return NULL;
+}
+
+static void parse_args(struct app *a, int argc, char **argv)
+{
+	a->host = "127.0.0.1";
+	a->backlog = DEFAULT_BACKLOG;
+	a->configs = calloc((size_t)argc, sizeof *a->configs);
+	for (int i = 1; i < argc; i++) {
+		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const struct listener_kind *k = kind_of(f);
+		if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
+			usage(stdout);
+			exit(0);
+		} else if (k && a->nls < MAX_LISTENERS) {
+			a->ls[a->nls++] = (struct listener){k, (int)int_arg(f, v, 0, 65535), NULL};
+		} else if (!strcmp(f, "--host") && v) {
+			a->host = v;
+		} else if (!strcmp(f, "--max-connections")) {
+			a->max_conns = int_arg(f, v, 1, 1000000);
+		} else if (!strcmp(f, "--backlog")) {
+			a->backlog = (int)int_arg(f, v, 1, 1 << 20);
+		} else if (!strcmp(f, "--config") && v && a->configs) {
+			a->configs[a->nconfigs++] = v;
+		} else {
+			fprintf(stderr, "ringworks-echo: unknown or incomplete option '%s'\n", f);
+			usage(stderr);
+			exit(2);
+		}
+		i++; /* every option but --help takes a value */
+	}
+	if (!a->nls) {
+		fprintf(stderr, "ringworks-echo: nothing to listen on (use --tcp PORT)\n");
+		exit(2);
+	}
+}
+
+/* Apply the program's defaults, then the user's settings, to one listener. */
+static void configure(const struct app *a, const struct listener *l)
+{
+	char buf[64];
+	int rc = l->kind->config(l->srv, "DoEventsTimeout=200"); /* wake for signals */
+
+	if (!rc && a->max_conns) {
+		snprintf(buf, sizeof buf, "MaxConnections=%ld", a->max_conns);
+		rc = l->kind->config(l->srv, buf);
+		if (rc)
+			fprintf(stderr, "ringworks-echo: --max-connections: %s\n", rw_strerror(rc));
+	}
+	for (int i = 0; !rc && i < a->nconfigs; i++) {
+		rc = l->kind->config(l->srv, a->configs[i]);
+		if (rc < 0)
+			fprintf(stderr, "ringworks-echo: --config %s: %s\n", a->configs[i], rw_strerror(rc));
+	}
+	if (rc < 0)
+		exit(2);
+}
+
+static void start_all(struct app *a)
+{
+	for (int i = 0; i < a->nls; i++) {
+		struct listener *l = &a->ls[i];
+		l->srv = l->kind->create();
+		if (!l->srv) {
+			fprintf(stderr, "ringworks-echo: out of memory\n");
+			exit(1);
+		}
+		configure(a, l);
+		int port = l->kind->start(l->srv, a->host, l->port, a->backlog);
+		if (port < 0) {
+			fprintf(stderr, "ringworks-echo: listen: %s\n", rw_strerror(port));
+			exit(1);
+		}
+		printf("listening %s %d\n", l->kind->name, port);
+		fflush(stdout);
+	}
+}
+
+static long long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000LL + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static int live_connections(const struct app *a)
+{
+	int n = 0;
+	for (int i = 0; i < a->nls; i++)
+		n += a->ls[i].kind->count(a->ls[i].srv);
+	return n;
+}
+
+/* One turn for every listener. With several kinds they will share one rw_loop
+ * (rw_loop_do_events); until then each owns its loop and waits DoEventsTimeout. */
+static int turn(struct app *a)
+{
+	for (int i = 0; i < a->nls; i++) {
+		int rc = a->ls[i].kind->do_events(a->ls[i].srv);
+		if (rc < 0 && rc != -RW_EINTERRUPTED) {
+			fprintf(stderr, "ringworks-echo: do_events: %s\n", rw_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int serve(struct app *a)
+{
+	struct timespec t0;
+
+	while (!g_stop)
+		if (turn(a))
+			return 1;
+	for (int i = 0; i < a->nls; i++)
+		a->ls[i].kind->shutdown(a->ls[i].srv);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (live_connections(a) > 0 && elapsed_ms(&t0) < SHUTDOWN_WAIT_MS)
+		if (turn(a))
+			return 1;
+	if (live_connections(a) > 0)
+		fprintf(stderr, "ringworks-echo: %d connections still open after %d ms; closing them\n",
+			live_connections(a), SHUTDOWN_WAIT_MS);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct app a = {0};
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
+	int rc;
+
+	parse_args(&a, argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	start_all(&a);
+	rc = serve(&a);
+	for (int i = 0; i < a.nls; i++)
+		a.ls[i].kind->destroy(a.ls[i].srv);
+	free(a.configs);
+	return rc;
+}
