@@ -26,8 +26,14 @@ die() { echo "demo: $*" >&2; exit 1; }
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-demo.XXXXXX")"
 SERVER_PID=""
+LOAD_PID=""
 
+# shellcheck disable=SC2317 # invoked by the trap
 cleanup() {
+	if [[ -n "$LOAD_PID" ]]; then
+		kill -TERM "$LOAD_PID" 2>/dev/null || true
+		wait "$LOAD_PID" 2>/dev/null || true
+	fi
 	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
 		kill -KILL "$SERVER_PID" 2>/dev/null || true
 		wait "$SERVER_PID" 2>/dev/null || true
@@ -70,10 +76,14 @@ RSS_BEFORE=$(status_kib "$SERVER_PID" VmRSS)
 echo "demo: ringworks-echo (pid $SERVER_PID) listening on 127.0.0.1:$PORT, RSS ${RSS_BEFORE} KiB"
 
 # ---- the load -------------------------------------------------------------------
+# In the background so that a signal to this script is handled at once (wait
+# returns early; the trap stops rw-load and the server).
 LOAD_RC=0
 "${PIN_CLIENT[@]}" "$LOAD" --port "$PORT" --connections "$CONNS" --size "$SIZE" \
-	--duration "$DURATION" --warmup 1 --server-pid "$SERVER_PID" --json "$TMP/load.json" ||
-	LOAD_RC=$?
+	--duration "$DURATION" --warmup 1 --server-pid "$SERVER_PID" --json "$TMP/load.json" &
+LOAD_PID=$!
+wait "$LOAD_PID" || LOAD_RC=$?
+LOAD_PID=""
 [[ -s "$TMP/load.json" ]] || die "rw-load wrote no results (exit $LOAD_RC)"
 
 # Peak RSS: the larger of rw-load's sample at the end of the window and VmHWM.
@@ -112,8 +122,12 @@ awk -v sc="tcp echo ${SIZE} B" -v n="$(json_num "$J" established)" \
 	printf "%-22s %11d %10.0f %9.1f %9.1f %7d %6.1f->%-6.1f %13.0f %12.2f\n",
 		sc, n, m, p50, p99, e, r0 / 1024, r1 / 1024, per, cpu
 }'
-echo "(client CPU $(json_num "$J" client_cpu_us_per_msg) us/msg at $(json_num "$J" client_cpu_pct) % of a core;" \
-	"server $(json_num "$J" server_cpu_pct) %; when the client is near 100 %, it was the limit)"
+awk -v cu="$(json_num "$J" client_cpu_us_per_msg)" -v cp="$(json_num "$J" client_cpu_pct)" \
+	-v sp="$(json_num "$J" server_cpu_pct)" 'BEGIN {
+	limit = cp >= 90 ? "the client was the limit" : sp >= 90 ? "the server was the limit" : \
+		"neither side saturated its core: the machine was busy, figures are noisy"
+	printf "(client CPU %.2f us/msg at %.0f %% of a core, server at %.0f %%: %s)\n", cu, cp, sp, limit
+}'
 
 STATUS=0
 if ((LOAD_RC != 0)); then

@@ -17,8 +17,13 @@
  *  - all SQEs of a loop turn go in with one io_uring_enter that also waits.
  *
  * Limits: one process holds at most RLIMIT_NOFILE - FD_RESERVE connections
- * (about 19,900 at a limit of 20,000); run several processes (with disjoint
- * --sources ranges beyond ~28,000 connections per source address) for more.
+ * (about 19,900 at a limit of 20,000); run several processes for more, with
+ * --sources N so that together they stay under ~28,000 connections per source
+ * address (the ephemeral port range). The run always ends by itself: at most
+ * CONNECT_PHASE_NS + --warmup + --duration + DRAIN_NS.
+ *
+ * --server-pid PID samples that process's utime+stime (/proc/PID/stat) and
+ * VmRSS at the edges of the measured window, for CPU-per-message figures.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -241,6 +246,7 @@ static void usage(FILE *f)
 		"                     over the measured window) and its RSS at the end\n"
 		"  --json FILE        also write the results as JSON\n"
 		"  --quiet            no progress lines and no table\n"
+		"the run ends by itself after at most 10 s (connect) + warmup + duration + 1 s\n"
 		"exit status: 0 when every connection was established and no verification\n"
 		"error, stalled connection or unexpected disconnect happened; 1 otherwise;\n"
 		"2 for a usage or setup error\n", FD_RESERVE);
