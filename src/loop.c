@@ -48,9 +48,9 @@ static void fill_defaults(rw_loop_options *o, const rw_loop_options *in)
 	if (!o->ring_entries)
 		o->ring_entries = 4096;
 	if (!o->recv_buffer_size)
-		o->recv_buffer_size = 4096;
+		o->recv_buffer_size = 16384;
 	if (!o->recv_buffer_count)
-		o->recv_buffer_count = 4096;
+		o->recv_buffer_count = 1024;
 	o->max_fixed_files = fixed_file_cap(o->max_fixed_files);
 }
 
