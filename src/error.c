@@ -19,6 +19,18 @@
 	X(116, 0, "RemotePort cannot be zero. Please specify a valid service port number.") \
 	X(126, 0, "Invalid ConnectionId.") \
 	X(135, 0, "Operation would block.") \
+	X(270, 0, "Cannot load specified security library.") \
+	X(271, 0, "Cannot open certificate store.") \
+	X(272, 0, "Cannot find specified certificate.") \
+	X(273, 0, "Cannot acquire security credentials.") \
+	X(274, 0, "Cannot find certificate chain.") \
+	X(275, 0, "Cannot verify certificate chain.") \
+	X(276, 0, "Error during handshake.") \
+	X(280, 0, "Error verifying certificate.") \
+	X(281, 0, "Could not find client certificate.") \
+	X(282, 0, "Could not find server certificate.") \
+	X(283, 0, "Error encrypting data.") \
+	X(284, 0, "Error decrypting data.") \
 	X(901, 0, "Unknown configuration setting.") \
 	X(902, 0, "Invalid value.") \
 	X(903, 0, "The operation is not valid in the current state.") \

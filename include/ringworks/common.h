@@ -54,6 +54,20 @@ enum {
 	RW_EINVALID_CONNID      = 126, /* "Invalid ConnectionId." */
 	RW_EWOULDBLOCK_135      = 135, /* documented alias; sends return RW_EWOULDBLOCK */
 
+	/* TLS errors (documented numbers). */
+	RW_ESSL_LIBRARY         = 270, /* Cannot load specified security library. */
+	RW_ESSL_CERT_STORE      = 271, /* Cannot open certificate store. */
+	RW_ESSL_CERT_NOT_FOUND  = 272, /* Cannot find specified certificate. */
+	RW_ESSL_CREDENTIALS     = 273, /* Cannot acquire security credentials. */
+	RW_ESSL_NO_CHAIN        = 274, /* Cannot find certificate chain. */
+	RW_ESSL_CHAIN_VERIFY    = 275, /* Cannot verify certificate chain. */
+	RW_ESSL_HANDSHAKE       = 276, /* Error during handshake. */
+	RW_ESSL_CERT_VERIFY     = 280, /* Error verifying certificate. */
+	RW_ESSL_NO_CLIENT_CERT  = 281, /* Could not find client certificate. */
+	RW_ESSL_NO_SERVER_CERT  = 282, /* Could not find server certificate. */
+	RW_ESSL_ENCRYPT         = 283, /* Error encrypting data. */
+	RW_ESSL_DECRYPT         = 284, /* Error decrypting data. */
+
 	/* ringworks' own conditions, numbered where the documents are silent. */
 	RW_EUNKNOWN_CONFIG      = 901, /* Config name not known to this component */
 	RW_EBAD_VALUE           = 902, /* a value out of range or malformed */

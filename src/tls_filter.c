@@ -1,0 +1,229 @@
+/* src/tls_filter.c: wolfSSL driven as a byte filter. The receive callback
+ * reads from the window of ciphertext that rw__tls_feed was given and says
+ * WANT_READ when it is used up; the send callback passes ciphertext to the
+ * sink. wolfSSL's global init is reference counted here, so that no global
+ * state leaks out to the user. */
+#include "tls_filter.h"
+
+#include "ringworks/common.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rw_tls_ctx {
+	WOLFSSL_CTX *ctx;
+};
+
+struct rw_tls {
+	WOLFSSL *ssl;
+	rw_tls_sink_fn sink;
+	void *sink_ctx;
+	const uint8_t *in;
+	size_t in_len, in_off;
+	int open;
+	char error[128];
+};
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static int init_refs;
+
+static int global_ref(void)
+{
+	int rc = 0;
+	pthread_mutex_lock(&init_lock);
+	if (init_refs++ == 0 && wolfSSL_Init() != WOLFSSL_SUCCESS) {
+		init_refs = 0;
+		rc = -RW_ESSL_LIBRARY;
+	}
+	pthread_mutex_unlock(&init_lock);
+	return rc;
+}
+
+static void global_unref(void)
+{
+	pthread_mutex_lock(&init_lock);
+	if (init_refs > 0 && --init_refs == 0)
+		wolfSSL_Cleanup();
+	pthread_mutex_unlock(&init_lock);
+}
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	(void)ssl;
+	struct rw_tls *t = arg;
+	size_t left = t->in_len - t->in_off;
+	if (!left)
+		return WOLFSSL_CBIO_ERR_WANT_READ;
+	size_t n = (size_t)sz < left ? (size_t)sz : left;
+	memcpy(buf, t->in + t->in_off, n);
+	t->in_off += n;
+	return (int)n;
+}
+
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	(void)ssl;
+	struct rw_tls *t = arg;
+	t->sink(t->sink_ctx, (const uint8_t *)buf, (size_t)sz);
+	return sz;
+}
+
+static int set_versions(WOLFSSL_CTX *ctx, int protocols)
+{
+	if (protocols & ~(RW_TLS_PROTO_TLS12 | RW_TLS_PROTO_TLS13))
+		return -RW_ENOT_SUPPORTED; /* TLS 1.0/1.1, SSL: refused by decision */
+	if (!(protocols & (RW_TLS_PROTO_TLS12 | RW_TLS_PROTO_TLS13)))
+		return -RW_EBAD_VALUE;
+	int lo = (protocols & RW_TLS_PROTO_TLS12) ? WOLFSSL_TLSV1_2 : WOLFSSL_TLSV1_3;
+	if (wolfSSL_CTX_SetMinVersion(ctx, lo) != WOLFSSL_SUCCESS)
+		return -RW_ENOT_SUPPORTED;
+	if (!(protocols & RW_TLS_PROTO_TLS13))
+		wolfSSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	return 0;
+}
+
+int rw__tls_ctx_new(struct rw_tls_ctx **out, const char *cert_file, const char *key_file, int protocols)
+{
+	*out = NULL;
+	int rc = global_ref();
+	if (rc < 0)
+		return rc;
+	struct rw_tls_ctx *c = calloc(1, sizeof(*c));
+	if (!c || !(c->ctx = wolfSSL_CTX_new(wolfSSLv23_server_method()))) {
+		free(c);
+		global_unref();
+		return -RW_ENOMEM;
+	}
+	if ((rc = set_versions(c->ctx, protocols)) < 0)
+		goto fail;
+	rc = -RW_ESSL_CERT_STORE;
+	if (wolfSSL_CTX_use_certificate_chain_file(c->ctx, cert_file) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_use_PrivateKey_file(c->ctx, key_file, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
+		goto fail;
+	rc = -RW_ESSL_CREDENTIALS;
+	if (wolfSSL_CTX_check_private_key(c->ctx) != WOLFSSL_SUCCESS)
+		goto fail;
+	wolfSSL_CTX_SetIORecv(c->ctx, io_recv);
+	wolfSSL_CTX_SetIOSend(c->ctx, io_send);
+	*out = c;
+	return 0;
+fail:
+	wolfSSL_CTX_free(c->ctx);
+	free(c);
+	global_unref();
+	return rc;
+}
+
+void rw__tls_ctx_free(struct rw_tls_ctx *c)
+{
+	if (!c)
+		return;
+	wolfSSL_CTX_free(c->ctx);
+	free(c);
+	global_unref();
+}
+
+int rw__tls_new(struct rw_tls **out, struct rw_tls_ctx *ctx, rw_tls_sink_fn sink, void *sink_ctx)
+{
+	struct rw_tls *t = calloc(1, sizeof(*t));
+	if (!t || !(t->ssl = wolfSSL_new(ctx->ctx))) {
+		free(t);
+		return -RW_ENOMEM;
+	}
+	t->sink = sink;
+	t->sink_ctx = sink_ctx;
+	wolfSSL_SetIOReadCtx(t->ssl, t);
+	wolfSSL_SetIOWriteCtx(t->ssl, t);
+	*out = t;
+	return 0;
+}
+
+void rw__tls_free(struct rw_tls *t)
+{
+	if (!t)
+		return;
+	wolfSSL_free(t->ssl);
+	free(t);
+}
+
+static int fail(struct rw_tls *t, int code, int ret)
+{
+	int err = wolfSSL_get_error(t->ssl, ret);
+	char text[80];
+	wolfSSL_ERR_error_string_n((unsigned long)err, text, sizeof(text));
+	snprintf(t->error, sizeof(t->error), "%s (wolfSSL %d: %s)", rw_strerror(code), err, text);
+	return -code;
+}
+
+int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, rw_tls_plain_fn plain, void *ctx)
+{
+	t->in = data;
+	t->in_len = len;
+	t->in_off = 0;
+	if (!t->open) {
+		int ret = wolfSSL_accept(t->ssl);
+		if (ret != WOLFSSL_SUCCESS) {
+			int err = wolfSSL_get_error(t->ssl, ret);
+			if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE)
+				return RW_TLS_HANDSHAKING;
+			return fail(t, RW_ESSL_HANDSHAKE, ret);
+		}
+		t->open = 1;
+	}
+	uint8_t buf[16384];
+	for (;;) {
+		int n = wolfSSL_read(t->ssl, buf, sizeof(buf));
+		if (n > 0) {
+			if (plain(ctx, buf, (size_t)n))
+				return RW_TLS_OPEN;
+			continue;
+		}
+		int err = wolfSSL_get_error(t->ssl, n);
+		if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE)
+			return RW_TLS_OPEN;
+		if (err == WOLFSSL_ERROR_ZERO_RETURN)
+			return RW_TLS_PEER_CLOSED;
+		return fail(t, RW_ESSL_DECRYPT, n);
+	}
+}
+
+int rw__tls_write(struct rw_tls *t, const uint8_t *data, size_t len)
+{
+	if (!t->open)
+		return -RW_EBAD_STATE;
+	size_t off = 0;
+	while (off < len) {
+		size_t chunk = len - off < 16384 ? len - off : 16384;
+		int n = wolfSSL_write(t->ssl, data + off, (int)chunk);
+		if (n <= 0)
+			return fail(t, RW_ESSL_ENCRYPT, n);
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+void rw__tls_close_notify(struct rw_tls *t)
+{
+	if (t->open)
+		wolfSSL_shutdown(t->ssl);
+}
+
+const char *rw__tls_error_text(const struct rw_tls *t)
+{
+	return t->error;
+}
+
+const char *rw__tls_version(const struct rw_tls *t)
+{
+	return wolfSSL_get_version(t->ssl);
+}
+
+const char *rw__tls_cipher(const struct rw_tls *t)
+{
+	return wolfSSL_get_cipher_name(t->ssl);
+}

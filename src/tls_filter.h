@@ -1,0 +1,51 @@
+/* src/tls_filter.h: TLS as a byte filter over wolfSSL custom I/O (issue 3's
+ * core, not yet wired to TCPServer). The loop hands received ciphertext to
+ * rw__tls_feed; the handshake and decryption run there, never blocking, with no
+ * syscall of their own; ciphertext to send leaves through the sink callback
+ * (the connection's send queue). Nothing here knows sockets or io_uring. */
+#ifndef RW_SRC_TLS_FILTER_H
+#define RW_SRC_TLS_FILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rw_tls_ctx;
+struct rw_tls;
+
+/* Ciphertext for the peer. */
+typedef void (*rw_tls_sink_fn)(void *ctx, const uint8_t *data, size_t len);
+/* Decrypted bytes; return non-zero to stop (the rest stays inside wolfSSL and
+ * comes out at the next rw__tls_feed, which may be given no new bytes). */
+typedef int (*rw_tls_plain_fn)(void *ctx, const uint8_t *data, size_t len);
+
+/* SSLEnabledProtocols bits (the documents' values). */
+#define RW_TLS_PROTO_TLS12 3072
+#define RW_TLS_PROTO_TLS13 12288
+
+enum { RW_TLS_HANDSHAKING = 0, RW_TLS_OPEN = 1, RW_TLS_PEER_CLOSED = 2 };
+
+/* A server context from a PEM certificate (chain) file and a PEM key file.
+ * protocols: a mask of RW_TLS_PROTO_*; TLS 1.0/1.1 bits give -RW_ENOT_SUPPORTED.
+ * Errors: -271 (cannot open the files), -273 (key does not match). */
+int rw__tls_ctx_new(struct rw_tls_ctx **out, const char *cert_file, const char *key_file, int protocols);
+void rw__tls_ctx_free(struct rw_tls_ctx *ctx);
+
+int rw__tls_new(struct rw_tls **out, struct rw_tls_ctx *ctx, rw_tls_sink_fn sink, void *sink_ctx);
+void rw__tls_free(struct rw_tls *t);
+
+/* Feed received ciphertext (len may be 0 to resume after a stop). Returns
+ * RW_TLS_HANDSHAKING, RW_TLS_OPEN, RW_TLS_PEER_CLOSED (close_notify), or -276
+ * (handshake failed) / -284 (decryption failed); rw__tls_error_text says why. */
+int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, rw_tls_plain_fn plain, void *ctx);
+
+/* Encrypt and hand to the sink. 0 or -283. Only once the handshake is done. */
+int rw__tls_write(struct rw_tls *t, const uint8_t *data, size_t len);
+
+/* Queue a close_notify alert through the sink. */
+void rw__tls_close_notify(struct rw_tls *t);
+
+const char *rw__tls_error_text(const struct rw_tls *t);
+const char *rw__tls_version(const struct rw_tls *t); /* "TLSv1.3", ... */
+const char *rw__tls_cipher(const struct rw_tls *t);
+
+#endif
