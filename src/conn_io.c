@@ -72,7 +72,7 @@ static int emit_data_in(void *ctx, const uint8_t *data, size_t len, bool eol)
 		s->ev.data_in(s, &e, s->user);
 		c->flags &= ~RW_C_IN_DATAIN;
 	}
-	return (c->flags & (RW_C_PAUSED | RW_C_CLOSING)) ? 1 : 0;
+	return (c->flags & (RW_C_PAUSED | RW_C_CLOSING | RW_C_TLS_SWITCH)) ? 1 : 0;
 }
 
 /* Frame and deliver; whatever the framer could not deliver goes to the front
@@ -85,11 +85,15 @@ static void feed(struct rw_conn *c, const uint8_t *data, size_t len)
 		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
 		return;
 	}
+	if ((c->flags & RW_C_TLS_SWITCH) && !(c->flags & RW_C_CLOSING)) {
+		rw__conn_tls_switch(c, data + n, len - (size_t)n);
+		return;
+	}
 	if ((size_t)n < len && !(c->flags & RW_C_CLOSING))
 		hold(c, data + n, len - (size_t)n, true);
 }
 
-static void on_peer_eof(struct rw_conn *c)
+void rw__conn_peer_eof(struct rw_conn *c)
 {
 	c->flags |= RW_C_EOF;
 	if (c->held_len || (c->flags & RW_C_PAUSED))
@@ -98,17 +102,18 @@ static void on_peer_eof(struct rw_conn *c)
 	rw__conn_close(c, 0, "OK", false);
 }
 
-static void accept_bytes(struct rw_conn *c, const uint8_t *data, size_t len)
+int rw__conn_accept_plain(struct rw_conn *c, const uint8_t *data, size_t len)
 {
 	if (c->flags & (RW_C_PAUSED | RW_C_IN_DATAIN) || c->held_len) {
 		if (hold(c, data, len, false) < 0)
 			rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
-		return;
+		return 0;
 	}
 	feed(c, data, len);
 	/* Bytes held by a nested turn during that DataIn come next. */
 	if (c->held_len && !(c->flags & (RW_C_PAUSED | RW_C_CLOSING | RW_C_IN_DATAIN)))
 		rw__conn_deliver_held(c);
+	return 0;
 }
 
 void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe)
@@ -122,12 +127,17 @@ void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe)
 	if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		c->last_active = l->now_ms;
-		if (!(c->flags & RW_C_CLOSING))
-			accept_bytes(c, rw_bufring_addr(&l->bufring, bid), (size_t)cqe->res);
+		const uint8_t *data = rw_bufring_addr(&l->bufring, bid);
+		if (!(c->flags & RW_C_CLOSING)) {
+			if (c->tls)
+				rw__conn_tls_input(c, data, (size_t)cqe->res);
+			else
+				rw__conn_accept_plain(c, data, (size_t)cqe->res);
+		}
 		rw_bufring_recycle(&l->bufring, bid);
 	} else if (cqe->res == 0) {
 		if (!(c->flags & RW_C_CLOSING))
-			on_peer_eof(c);
+			rw__conn_peer_eof(c);
 	} else if (cqe->res != -ENOBUFS && cqe->res != -ECANCELED && cqe->res < 0) {
 		if (!(c->flags & RW_C_CLOSING))
 			rw__conn_close(c, rw_errno_map(cqe->res), rw_strerror(rw_errno_map(cqe->res)), true);

@@ -97,6 +97,10 @@ void rw__conn_close(struct rw_conn *c, int status, const char *text, bool aborti
 		}
 		return;
 	}
+	/* A graceful close of a TLS connection says so (close_notify) first; the
+	 * alert joins the queue and goes out before the close. */
+	if (!abortive && c->tls && (c->flags & RW_C_TLS_OPEN))
+		rw__tls_close_notify(c->tls);
 	c->flags |= RW_C_CLOSING;
 	c->status = status;
 	c->status_text = text ? text : "";
@@ -169,6 +173,7 @@ void rw__conn_destroy_now(struct rw_conn *c)
 	unlink_from_loop_lists(s->loop, c);
 	rw__slot_free(s->loop, c->slot);
 	rw__sendq_clear(s->loop, c);
+	rw__tls_free(c->tls);
 	rw_framer_free(&c->framer);
 	free(c->held);
 	if (c->live_prev)
@@ -225,6 +230,9 @@ void rw__conn_sweep(struct rw_tcpserver *s, int64_t now)
 			}
 			continue;
 		}
+		rw__conn_tls_sweep(c, now);
+		if (c->flags & RW_C_CLOSING)
+			continue;
 		if (c->idle_timeout > 0 && now - c->last_active >= (int64_t)c->idle_timeout * 1000)
 			rw__conn_close(c, RW_ETIMEDOUT, "Idle timeout", false);
 	}

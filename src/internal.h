@@ -9,6 +9,7 @@
 #include "uring/bufring.h"
 #include "proto/framer.h"
 #include "proto/addr_match.h"
+#include "tls_filter.h"
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -97,6 +98,9 @@ enum {
 	RW_C_EOF = 1u << 15,         /* the peer closed its side */
 	RW_C_ABORT = 1u << 16,       /* close abortively (reset, drop the queue) */
 	RW_C_GONE = 1u << 17,        /* Disconnected fired: the id is invalid */
+	RW_C_TLS_OPEN = 1u << 18,    /* the TLS handshake completed */
+	RW_C_TLS_SWITCH = 1u << 19,  /* StartSSL inside DataIn: the rest of the bytes are TLS */
+	RW_C_TLS_IMPLICIT = 1u << 20,/* Connected + ReadyToSend wait for the handshake */
 };
 
 struct rw_addr {
@@ -126,6 +130,7 @@ struct rw_conn {
 	uint32_t held_len, held_cap;
 	uint16_t files_pending; /* FILE chunks queued (SendFile) */
 	struct rw_send_op *send_op; /* the send in flight, for cancellation */
+	struct rw_tls *tls;         /* NULL for plaintext */
 	struct rw_conn *live_prev, *live_next; /* the server's live list, oldest first */
 	struct rw_conn *flush_next, *defer_next;
 	struct rw_addr peer, local;
@@ -185,6 +190,13 @@ struct rw_tcp_settings {
 	int do_events_timeout;
 	int log_level;
 	int default_connection_timeout;
+	/* TLS */
+	int ssl_start_mode;
+	int ssl_cert_store_type;
+	uint8_t *ssl_cert_store;
+	size_t ssl_cert_store_len;
+	char *ssl_cert_subject;
+	int ssl_protocols;
 };
 
 struct rw_tcpserver {
@@ -206,6 +218,8 @@ struct rw_tcpserver {
 	bool freeing;             /* suppress events */
 	struct rw_conn *disc_firing; /* the connection whose Disconnected is running */
 	bool idle_sweep_needed;
+	struct rw_tls_ctx *tls_ctx;     /* loaded at start_listening when SSL is on */
+	char ssl_subject[256];          /* the selected certificate's subject */
 };
 
 /* ---- rw__ functions -------------------------------------------------------- */
@@ -255,6 +269,18 @@ void rw__conn_pause(struct rw_conn *c);
 void rw__conn_sweep(struct rw_tcpserver *s, int64_t now);
 struct rw_conn *rw__conn_find(const struct rw_tcpserver *s, rw_connid id);
 void rw__conn_destroy_now(struct rw_conn *c);
+
+/* conn_tls.c */
+int rw__conn_tls_start(struct rw_conn *c, bool implicit);
+void rw__conn_tls_input(struct rw_conn *c, const uint8_t *data, size_t len);
+void rw__conn_tls_switch(struct rw_conn *c, const uint8_t *rest, size_t len);
+void rw__conn_tls_sweep(struct rw_conn *c, int64_t now);
+int rw__conn_accept_plain(struct rw_conn *c, const uint8_t *data, size_t len);
+void rw__conn_peer_eof(struct rw_conn *c);
+
+/* tcpserver_ssl.c */
+int rw__ssl_ctx_load(struct rw_tcpserver *s);
+void rw__ssl_settings_free(struct rw_tcp_settings *st);
 
 /* listener.c */
 int rw__listener_start(struct rw_tcpserver *s);

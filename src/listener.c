@@ -258,9 +258,20 @@ static void admit(struct rw_tcpserver *s, int fd)
 	c->local = local;
 	c->flags |= RW_C_EXPOSED;
 	s->conn_count++;
-	rw__fire_connected(c, 0, "OK");
-	if (!(c->flags & RW_C_CLOSING))
-		rw__fire_ready(c);
+	int mode = s->set.ssl_start_mode;
+	if (s->tls_ctx && (mode == RW_SSL_START_AUTOMATIC || mode == RW_SSL_START_IMPLICIT)) {
+		/* Connected and ReadyToSend wait for the handshake. */
+		int rc2 = rw__conn_tls_start(c, true);
+		if (rc2 < 0) {
+			rw__fire_connected(c, -rc2, rw_strerror(rc2));
+			rw__conn_close(c, -rc2, rw_strerror(rc2), true);
+			return;
+		}
+	} else {
+		rw__fire_connected(c, 0, "OK");
+		if (!(c->flags & RW_C_CLOSING))
+			rw__fire_ready(c);
+	}
 	rw__conn_arm_recv(c);
 }
 

@@ -83,6 +83,8 @@ RW_API int rw_tcpserver_start_listening(rw_tcpserver *s)
 		        "MaxConnections=%d exceeds this loop's fixed-file table (%u, capped by "
 		        "RLIMIT_NOFILE); at most %u connections will be admitted",
 		        s->set.max_connections, s->loop->slot_count, s->loop->slot_count);
+	if (s->set.ssl_start_mode != RW_SSL_START_NONE && (rc = rw__ssl_ctx_load(s)) < 0)
+		return rc;
 	rc = rw__listener_start(s);
 	if (rc < 0)
 		return rc;
@@ -131,6 +133,9 @@ RW_API int rw_tcpserver_reset(rw_tcpserver *s)
 		return -RW_EINVAL;
 	if (s->loop)
 		drain_silently(s);
+	rw__tls_ctx_free(s->tls_ctx);
+	s->tls_ctx = NULL;
+	s->ssl_subject[0] = 0;
 	rw__settings_free(&s->set);
 	rw__settings_defaults(&s->set);
 	memset(&s->loop_opts, 0, sizeof(s->loop_opts));
@@ -152,6 +157,7 @@ RW_API void rw_tcpserver_free(rw_tcpserver *s)
 		if (s->own_loop)
 			rw_loop_free(s->loop);
 	}
+	rw__tls_ctx_free(s->tls_ctx);
 	rw__settings_free(&s->set);
 	free(s);
 }

@@ -44,6 +44,7 @@ static const struct cfg_entry entries[] = {
 	{"DoEventsTimeout", T_INT, S(do_events_timeout), 0, 3600000, 0},
 	{"LogLevel", T_INT, S(log_level), 0, 4, 0},
 	{"DefaultConnectionTimeout", T_INT, S(default_connection_timeout), 0, 86400, 0},
+	{"SSLEnabledProtocols", T_INT, S(ssl_protocols), 0, 65535, F_NOT_WHILE_LISTENING},
 	{"RingEntries", T_LOOP, L(ring_entries), 8, 32768, 0},
 	{"RecvBufferSize", T_LOOP, L(recv_buffer_size), 512, 1 << 24, 0},
 	{"RecvBufferCount", T_LOOP, L(recv_buffer_count), 1, 32768, 0},
@@ -66,6 +67,9 @@ void rw__settings_defaults(struct rw_tcp_settings *st)
 	st->linger_timeout = 10;
 	st->do_events_timeout = 1000;
 	st->log_level = RW_LOG_WARN;
+	st->ssl_start_mode = RW_SSL_START_NONE;
+	st->ssl_cert_store_type = RW_CERT_PEM_KEY_FILE;
+	st->ssl_protocols = 3072 | 12288; /* TLS 1.2 + TLS 1.3 */
 }
 
 void rw__settings_free(struct rw_tcp_settings *st)
@@ -75,6 +79,7 @@ void rw__settings_free(struct rw_tcp_settings *st)
 	free(st->blocked_text);
 	rw_addr_list_free(&st->allowed);
 	rw_addr_list_free(&st->blocked);
+	rw__ssl_settings_free(st);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -199,6 +204,12 @@ static int conn_config(struct rw_tcpserver *s, const rw_cfg_item *it, char *out,
 		return put(out, len, "%" PRId64, c->bytes_sent);
 	if (rw_cfg_name_is(it, "SendQueueBytes"))
 		return put(out, len, "%u", c->sq_bytes);
+	if (rw_cfg_name_is(it, "SSLNegotiatedVersion") || rw_cfg_name_is(it, "SSLNegotiatedCipherSuite")) {
+		if (!c->tls || !(c->flags & RW_C_TLS_OPEN))
+			return put(out, len, "%s", "");
+		bool version = rw_cfg_name_is(it, "SSLNegotiatedVersion");
+		return put(out, len, "%s", version ? rw__tls_version(c->tls) : rw__tls_cipher(c->tls));
+	}
 	return -RW_EUNKNOWN_CONFIG;
 }
 

@@ -33,6 +33,18 @@ static uint32_t take(struct rw_conn *c, const uint8_t *data, size_t len)
 		n = (uint32_t)len;
 	if (!n)
 		return 0;
+	if (c->tls) {
+		/* Before the handshake nothing can be encrypted: WOULDBLOCK, and
+		 * ReadyToSend follows the handshake. */
+		if (!(c->flags & RW_C_TLS_OPEN))
+			return 0;
+		int rc = rw__tls_write(c->tls, data, n);
+		if (rc < 0) {
+			rw__conn_close(c, -rc, rw__tls_error_text(c->tls), true);
+			return 0;
+		}
+		return n; /* the sink queued and scheduled the ciphertext */
+	}
 	n = rw__sendq_append(c->srv->loop, c, data, n);
 	if (n)
 		rw__flush_later(c->srv->loop, c);
@@ -145,6 +157,8 @@ RW_API int rw_tcpserver_send_owned(rw_tcpserver *s, rw_connid id, const void *da
 		return s ? err : -RW_EINVAL;
 	if ((len && !data) || len > UINT32_MAX)
 		return -RW_EBAD_VALUE;
+	if (c->tls)
+		return -RW_ENOT_SUPPORTED; /* zero-copy and TLS exclude each other */
 	int rc = rw__sendq_append_owned(c, data, len, release, arg);
 	if (rc == 0) {
 		c->bytes_sent = (int64_t)len;
@@ -161,6 +175,8 @@ RW_API int rw_tcpserver_send_file(rw_tcpserver *s, rw_connid id, const char *pat
 		return s ? err : -RW_EINVAL;
 	if (!path)
 		return -RW_EINVAL;
+	if (c->tls)
+		return -RW_ENOT_SUPPORTED; /* SendFile over TLS: not yet */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)

@@ -87,7 +87,54 @@ static int set_versions(WOLFSSL_CTX *ctx, int protocols)
 	return 0;
 }
 
-int rw__tls_ctx_new(struct rw_tls_ctx **out, const char *cert_file, const char *key_file, int protocols)
+/* "/CN=a/O=b" (wolfSSL's one-line form) -> "CN=a, O=b" (the documents' form). */
+static void subject_text(WOLFSSL_X509 *x, char *out, size_t len)
+{
+	char one[512];
+	out[0] = 0;
+	if (!x || !wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(x), one, sizeof(one)))
+		return;
+	size_t o = 0;
+	for (const char *p = one[0] == '/' ? one + 1 : one; *p && o + 3 < len; p++) {
+		if (*p == '/') {
+			out[o++] = ',';
+			out[o++] = ' ';
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = 0;
+}
+
+static int load_cert(WOLFSSL_CTX *ctx, const struct rw_tls_cert *cert, char *subject, size_t subject_len)
+{
+	WOLFSSL_X509 *x;
+	int ok;
+	if (cert->is_file) {
+		x = wolfSSL_X509_load_certificate_file(cert->store, WOLFSSL_FILETYPE_PEM);
+		ok = x && wolfSSL_CTX_use_certificate_chain_file(ctx, cert->store) == WOLFSSL_SUCCESS &&
+		     wolfSSL_CTX_use_PrivateKey_file(ctx, cert->store, WOLFSSL_FILETYPE_PEM) == WOLFSSL_SUCCESS;
+	} else {
+		const unsigned char *b = cert->store;
+		long n = (long)cert->store_len;
+		x = wolfSSL_X509_load_certificate_buffer(b, (int)n, WOLFSSL_FILETYPE_PEM);
+		ok = x && wolfSSL_CTX_use_certificate_chain_buffer(ctx, b, n) == WOLFSSL_SUCCESS &&
+		     wolfSSL_CTX_use_PrivateKey_buffer(ctx, b, n, WOLFSSL_FILETYPE_PEM) == WOLFSSL_SUCCESS;
+	}
+	subject_text(x, subject, subject_len);
+	wolfSSL_X509_free(x);
+	if (!ok)
+		return -RW_ESSL_CERT_STORE;
+	const char *want = cert->subject;
+	if (want && *want && strcmp(want, "*") && strcmp(want, subject) && !strstr(subject, want))
+		return -RW_ESSL_CERT_NOT_FOUND;
+	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS)
+		return -RW_ESSL_CREDENTIALS;
+	return 0;
+}
+
+int rw__tls_ctx_new(struct rw_tls_ctx **out, const struct rw_tls_cert *cert, int protocols,
+                    char *subject_out, size_t subject_len)
 {
 	*out = NULL;
 	int rc = global_ref();
@@ -99,24 +146,22 @@ int rw__tls_ctx_new(struct rw_tls_ctx **out, const char *cert_file, const char *
 		global_unref();
 		return -RW_ENOMEM;
 	}
-	if ((rc = set_versions(c->ctx, protocols)) < 0)
-		goto fail;
-	rc = -RW_ESSL_CERT_STORE;
-	if (wolfSSL_CTX_use_certificate_chain_file(c->ctx, cert_file) != WOLFSSL_SUCCESS ||
-	    wolfSSL_CTX_use_PrivateKey_file(c->ctx, key_file, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
-		goto fail;
-	rc = -RW_ESSL_CREDENTIALS;
-	if (wolfSSL_CTX_check_private_key(c->ctx) != WOLFSSL_SUCCESS)
-		goto fail;
+	char subject[512];
+	if ((rc = set_versions(c->ctx, protocols)) < 0 ||
+	    (rc = load_cert(c->ctx, cert, subject, sizeof(subject))) < 0) {
+		wolfSSL_CTX_free(c->ctx);
+		free(c);
+		global_unref();
+		return rc;
+	}
+	if (subject_out && subject_len) {
+		strncpy(subject_out, subject, subject_len - 1);
+		subject_out[subject_len - 1] = 0;
+	}
 	wolfSSL_CTX_SetIORecv(c->ctx, io_recv);
 	wolfSSL_CTX_SetIOSend(c->ctx, io_send);
 	*out = c;
 	return 0;
-fail:
-	wolfSSL_CTX_free(c->ctx);
-	free(c);
-	global_unref();
-	return rc;
 }
 
 void rw__tls_ctx_free(struct rw_tls_ctx *c)
@@ -160,7 +205,7 @@ static int fail(struct rw_tls *t, int code, int ret)
 	return -code;
 }
 
-int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, rw_tls_plain_fn plain, void *ctx)
+int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, const struct rw_tls_cbs *cbs, void *ctx)
 {
 	t->in = data;
 	t->in_len = len;
@@ -174,12 +219,13 @@ int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, rw_tls_plain
 			return fail(t, RW_ESSL_HANDSHAKE, ret);
 		}
 		t->open = 1;
+		cbs->opened(ctx);
 	}
 	uint8_t buf[16384];
 	for (;;) {
 		int n = wolfSSL_read(t->ssl, buf, sizeof(buf));
 		if (n > 0) {
-			if (plain(ctx, buf, (size_t)n))
+			if (cbs->plain(ctx, buf, (size_t)n))
 				return RW_TLS_OPEN;
 			continue;
 		}

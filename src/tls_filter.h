@@ -6,6 +6,7 @@
 #ifndef RW_SRC_TLS_FILTER_H
 #define RW_SRC_TLS_FILTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,9 +15,14 @@ struct rw_tls;
 
 /* Ciphertext for the peer. */
 typedef void (*rw_tls_sink_fn)(void *ctx, const uint8_t *data, size_t len);
-/* Decrypted bytes; return non-zero to stop (the rest stays inside wolfSSL and
- * comes out at the next rw__tls_feed, which may be given no new bytes). */
-typedef int (*rw_tls_plain_fn)(void *ctx, const uint8_t *data, size_t len);
+/* What rw__tls_feed reports while it runs: `opened` once, when the handshake
+ * completes (before any application data of the same feed); `plain` for the
+ * decrypted bytes; a non-zero return from `plain` stops the feed (the rest
+ * stays inside wolfSSL and comes out at the next feed, which may be empty). */
+struct rw_tls_cbs {
+	void (*opened)(void *ctx);
+	int (*plain)(void *ctx, const uint8_t *data, size_t len);
+};
 
 /* SSLEnabledProtocols bits (the documents' values). */
 #define RW_TLS_PROTO_TLS12 3072
@@ -24,10 +30,22 @@ typedef int (*rw_tls_plain_fn)(void *ctx, const uint8_t *data, size_t len);
 
 enum { RW_TLS_HANDSHAKING = 0, RW_TLS_OPEN = 1, RW_TLS_PEER_CLOSED = 2 };
 
-/* A server context from a PEM certificate (chain) file and a PEM key file.
- * protocols: a mask of RW_TLS_PROTO_*; TLS 1.0/1.1 bits give -RW_ENOT_SUPPORTED.
- * Errors: -271 (cannot open the files), -273 (key does not match). */
-int rw__tls_ctx_new(struct rw_tls_ctx **out, const char *cert_file, const char *key_file, int protocols);
+/* Where the server certificate and key come from: one PEM file or PEM bytes
+ * holding the certificate chain and the private key. */
+struct rw_tls_cert {
+	const void *store;  /* a path (NUL-terminated) when is_file, else the bytes */
+	size_t store_len;
+	bool is_file;
+	const char *subject; /* "*" or NULL = first certificate; else exact or substring */
+};
+
+/* A server context. protocols: a mask of RW_TLS_PROTO_*; TLS 1.0/1.1 bits give
+ * -RW_ENOT_SUPPORTED. Errors: -RW_ESSL_CERT_STORE (cannot read the store),
+ * -RW_ESSL_CERT_NOT_FOUND (subject does not match), -RW_ESSL_CREDENTIALS (the key
+ * does not match). The selected certificate's subject ("CN=..., O=...") is
+ * copied to subject_out. */
+int rw__tls_ctx_new(struct rw_tls_ctx **out, const struct rw_tls_cert *cert, int protocols,
+                    char *subject_out, size_t subject_len);
 void rw__tls_ctx_free(struct rw_tls_ctx *ctx);
 
 int rw__tls_new(struct rw_tls **out, struct rw_tls_ctx *ctx, rw_tls_sink_fn sink, void *sink_ctx);
@@ -36,7 +54,7 @@ void rw__tls_free(struct rw_tls *t);
 /* Feed received ciphertext (len may be 0 to resume after a stop). Returns
  * RW_TLS_HANDSHAKING, RW_TLS_OPEN, RW_TLS_PEER_CLOSED (close_notify), or -276
  * (handshake failed) / -284 (decryption failed); rw__tls_error_text says why. */
-int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, rw_tls_plain_fn plain, void *ctx);
+int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, const struct rw_tls_cbs *cbs, void *ctx);
 
 /* Encrypt and hand to the sink. 0 or -283. Only once the handshake is done. */
 int rw__tls_write(struct rw_tls *t, const uint8_t *data, size_t len);

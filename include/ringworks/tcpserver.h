@@ -345,16 +345,23 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  RingEntries (4096), RecvBufferSize (16384), RecvBufferCount (1024, power of 2)
  *    (loop settings: fixed once the loop exists),
  *  DoEventsTimeout (1000 ms), LogLevel (2),
- *  DefaultConnectionTimeout (0), RejectedConnectionCount (read-only),
+ *  DefaultConnectionTimeout (0 = 30 s): a TLS handshake that makes no progress
+ *    for that long fails (Connected 10060, then Disconnected),
+ *  SSLEnabledProtocols (15360 = TLS 1.2 | TLS 1.3; TLS 1.0/1.1 bits ->
+ *    -RW_ENOT_SUPPORTED), RejectedConnectionCount (read-only),
  *  BuildInfo (read-only).
  * Per connection: MaxLineLength[id], IdleTimeout[id], Timeout[id],
  *  RecordLength[id] (read and write); RemoteHost[id], RemotePort[id],
- *  LocalAddress[id], BytesSent[id], SendQueueBytes[id] (bytes queued, read-only).
+ *  LocalAddress[id], BytesSent[id], SendQueueBytes[id] (bytes queued, read-only),
+ *  SSLNegotiatedVersion[id] ("TLSv1.3"), SSLNegotiatedCipherSuite[id] (read-only).
  */
 RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, size_t out_len);
 
 /* The loop this server runs on (NULL before start_listening for an own loop). */
 RW_API rw_loop *rw_tcpserver_get_loop(rw_tcpserver *s);
+
+/* TLS: SSLStartMode, certificates, StartSSL. */
+#include "tcpserver_ssl.h"
 
 #ifdef __cplusplus
 }

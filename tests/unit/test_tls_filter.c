@@ -33,6 +33,8 @@ static void make_cert(void)
 	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
 	         "-keyout %s -out %s -days 2 -subj /CN=localhost >/dev/null 2>&1", key, cert);
 	cr_assert_eq(system(cmd), 0, "openssl could not make a test certificate");
+	snprintf(cmd, sizeof(cmd), "cat %s >> %s", key, cert); /* one PEM file: cert + key */
+	cr_assert_eq(system(cmd), 0);
 }
 
 static void drop_cert(void)
@@ -78,6 +80,21 @@ static int on_plain(void *ctx, const uint8_t *d, size_t n)
 	return 0;
 }
 
+static int opened_count;
+static void on_opened(void *ctx)
+{
+	cr_assert_eq(plain_len, 0, "opened must come before any application data");
+	opened_count++;
+}
+
+static const struct rw_tls_cbs cbs = {on_opened, on_plain};
+
+static int ctx_new(struct rw_tls_ctx **out, const char *store, const char *subject, int protocols, char *subj)
+{
+	struct rw_tls_cert c = {store, 0, true, subject};
+	return rw__tls_ctx_new(out, &c, protocols, subj, subj ? 256 : 0);
+}
+
 /* Move what the client wrote into the server, `step` bytes at a time.
  * Returns the server's state after the last feed (`state` if nothing was fed). */
 static int pump_server_from(struct rw_tls *t, size_t step, int state)
@@ -87,7 +104,7 @@ static int pump_server_from(struct rw_tls *t, size_t step, int state)
 		size_t n = to_server.len - to_server.off;
 		if (n > step)
 			n = step;
-		rc = rw__tls_feed(t, to_server.data + to_server.off, n, on_plain, NULL);
+		rc = rw__tls_feed(t, to_server.data + to_server.off, n, &cbs, NULL);
 		to_server.off += n;
 		if (rc < 0)
 			return rc;
@@ -120,7 +137,10 @@ static void round_trip(int protocols, int client_max, const char *want_version, 
 	plain_len = 0;
 	make_cert();
 	struct rw_tls_ctx *sctx;
-	cr_assert_eq(rw__tls_ctx_new(&sctx, cert, key, protocols), 0);
+	char subj[256];
+	cr_assert_eq(ctx_new(&sctx, cert, "*", protocols, subj), 0);
+	cr_assert_str_eq(subj, "CN=localhost");
+	opened_count = 0;
 	struct rw_tls *t;
 	cr_assert_eq(rw__tls_new(&t, sctx, sink, &to_client), 0);
 	WOLFSSL_CTX *cctx = client_ctx(client_max);
@@ -134,6 +154,7 @@ static void round_trip(int protocols, int client_max, const char *want_version, 
 	}
 	cr_assert(done && srv == RW_TLS_OPEN, "handshake did not finish");
 	cr_assert_str_eq(rw__tls_version(t), want_version);
+	cr_assert_eq(opened_count, 1);
 	cr_assert_gt(wolfSSL_write(c, "hello", 5), 0);
 	cr_assert_geq(pump_server(t, step), 0);
 	cr_assert_eq(plain_len, 5);
@@ -170,12 +191,12 @@ Test(tls_filter, garbage_fails_the_handshake_with_276)
 {
 	make_cert();
 	struct rw_tls_ctx *sctx;
-	cr_assert_eq(rw__tls_ctx_new(&sctx, cert, key, RW_TLS_PROTO_TLS12 | RW_TLS_PROTO_TLS13), 0);
+	cr_assert_eq(ctx_new(&sctx, cert, NULL, RW_TLS_PROTO_TLS12 | RW_TLS_PROTO_TLS13, NULL), 0);
 	struct rw_tls *t;
 	memset(&to_client, 0, sizeof(to_client));
 	cr_assert_eq(rw__tls_new(&t, sctx, sink, &to_client), 0);
 	static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-	int rc = rw__tls_feed(t, (const uint8_t *)junk, sizeof(junk) - 1, on_plain, NULL);
+	int rc = rw__tls_feed(t, (const uint8_t *)junk, sizeof(junk) - 1, &cbs, NULL);
 	cr_assert_eq(rc, -276, "got %d", rc);
 	cr_assert(strstr(rw__tls_error_text(t), "handshake") != NULL, "%s", rw__tls_error_text(t));
 	rw__tls_free(t);
@@ -187,8 +208,9 @@ Test(tls_filter, old_versions_and_bad_files_are_refused)
 {
 	make_cert();
 	struct rw_tls_ctx *sctx;
-	cr_assert_eq(rw__tls_ctx_new(&sctx, cert, key, 768 | RW_TLS_PROTO_TLS12), -RW_ENOT_SUPPORTED);
-	cr_assert_eq(rw__tls_ctx_new(&sctx, "/nonexistent.pem", key, RW_TLS_PROTO_TLS12), -271);
-	cr_assert_eq(rw__tls_ctx_new(&sctx, cert, cert, RW_TLS_PROTO_TLS12), -271, "a certificate is no key");
+	cr_assert_eq(ctx_new(&sctx, cert, "*", 768 | RW_TLS_PROTO_TLS12, NULL), -RW_ENOT_SUPPORTED);
+	cr_assert_eq(ctx_new(&sctx, "/nonexistent.pem", "*", RW_TLS_PROTO_TLS12, NULL), -RW_ESSL_CERT_STORE);
+	cr_assert_eq(ctx_new(&sctx, cert, "CN=other", RW_TLS_PROTO_TLS12, NULL), -RW_ESSL_CERT_NOT_FOUND);
+	cr_assert_eq(ctx_new(&sctx, key, "*", RW_TLS_PROTO_TLS12, NULL), -RW_ESSL_CERT_STORE, "a key alone is no certificate");
 	drop_cert();
 }

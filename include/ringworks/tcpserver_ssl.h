@@ -1,0 +1,62 @@
+/* ringworks/tcpserver_ssl.h: TCPServer's TLS (SSL*) properties and StartSSL.
+ * Included by tcpserver.h; not meant to be included on its own. Same return
+ * conventions as tcpserver.h; the TLS errors are RW_ESSL_* in common.h. */
+#ifndef RINGWORKS_TCPSERVER_SSL_H
+#define RINGWORKS_TCPSERVER_SSL_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rw_tcpserver rw_tcpserver;
+
+/* ---- TLS (SSL*) ------------------------------------------------------------
+ * In progress (the TLS issue): Implicit/Automatic and Explicit start modes with
+ * PEM certificates work; other store types return -RW_ENOT_SUPPORTED. */
+enum {
+	RW_SSL_START_AUTOMATIC = 0, /* same as Implicit for a TCP server */
+	RW_SSL_START_IMPLICIT = 1,  /* handshake as soon as a connection is accepted */
+	RW_SSL_START_EXPLICIT = 2,  /* plaintext until rw_tcpserver_start_ssl(id) */
+	RW_SSL_START_NONE = 3       /* plaintext (default) */
+};
+enum {
+	RW_CERT_PFX_FILE = 2, RW_CERT_PFX_BLOB = 3,           /* not supported yet */
+	RW_CERT_PEM_KEY_FILE = 6, RW_CERT_PEM_KEY_BLOB = 7,   /* certificate(s) + key, PEM */
+	RW_CERT_AUTO = 99                                    /* not supported yet */
+};
+
+/* SSLStartMode (default 3). Setting it updates SSLEnabled (0-2: true, 3: false).
+ * Changing it while listening: -RW_EBAD_STATE. */
+RW_API int rw_tcpserver_get_ssl_start_mode(const rw_tcpserver *s);
+RW_API int rw_tcpserver_set_ssl_start_mode(rw_tcpserver *s, int mode);
+/* SSLEnabled: true sets SSLStartMode Implicit when it was None; false sets None. */
+RW_API bool rw_tcpserver_get_ssl_enabled(const rw_tcpserver *s);
+RW_API int rw_tcpserver_set_ssl_enabled(rw_tcpserver *s, bool on);
+
+/* The server certificate: SSLCertStoreType (default RW_CERT_PEM_KEY_FILE),
+ * SSLCertStore (a file path for *_FILE types, the bytes for *_BLOB types) and
+ * SSLCertSubject ("*" = the first certificate; otherwise it must match the
+ * certificate's subject exactly or as a substring, else start_listening fails
+ * with -RW_ESSL_CERT_NOT_FOUND). The certificate is loaded at start_listening:
+ * no store -> -RW_ESSL_NO_SERVER_CERT, unreadable -> -RW_ESSL_CERT_STORE, key
+ * not matching -> -RW_ESSL_CREDENTIALS. Changing these while listening:
+ * -RW_EBAD_STATE. */
+RW_API int rw_tcpserver_get_ssl_cert_store_type(const rw_tcpserver *s);
+RW_API int rw_tcpserver_set_ssl_cert_store_type(rw_tcpserver *s, int type);
+RW_API int rw_tcpserver_set_ssl_cert_store(rw_tcpserver *s, const void *store, size_t len);
+RW_API int rw_tcpserver_set_ssl_cert_subject(rw_tcpserver *s, const char *subject);
+/* The selected certificate's subject after start_listening (or ""). */
+RW_API int rw_tcpserver_get_ssl_cert_subject(const rw_tcpserver *s, char *buf, size_t len);
+
+/* Explicit mode: start the TLS handshake on a plaintext connection (the
+ * client sends its ClientHello after whatever STARTTLS exchange the protocol
+ * has). Connected fires again, with the handshake's result. -RW_EBAD_STATE if
+ * TLS is already on or SSL is not enabled. */
+RW_API int rw_tcpserver_start_ssl(rw_tcpserver *s, rw_connid id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,114 @@
+/* src/conn_tls.c: a connection's TLS layer. Received ciphertext goes through
+ * the TLS filter and the plaintext joins the ordinary receive path (framing,
+ * pause, held bytes); ciphertext the filter produces goes straight into the
+ * send queue. Connected waits for the handshake (implicit mode) or fires again
+ * after it (StartSSL); a failed or stalled handshake gives Connected with a
+ * non-zero status, then Disconnected. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+static void sink(void *ctx, const uint8_t *data, size_t len)
+{
+	struct rw_conn *c = ctx;
+	/* Ciphertext is the protocol's own overhead plus bytes the send path
+	 * already admitted against SendQueueLimit: it is never refused here. */
+	struct rw_loop *l = c->srv->loop;
+	size_t off = 0;
+	while (off < len) {
+		uint32_t n = rw__sendq_append(l, c, data + off, (uint32_t)(len - off));
+		if (!n)
+			break; /* out of memory: the connection fails on its next send */
+		off += n;
+	}
+	rw__flush_later(l, c);
+}
+
+static void opened(void *ctx)
+{
+	struct rw_conn *c = ctx;
+	c->flags |= RW_C_TLS_OPEN;
+	rw__fire_connected(c, 0, "OK");
+	/* Implicit mode owes the first ReadyToSend; a send refused before the
+	 * handshake (WOULDBLOCK) is owed one too. */
+	if ((c->flags & (RW_C_TLS_IMPLICIT | RW_C_WOULDBLOCK)) && !(c->flags & RW_C_CLOSING)) {
+		c->flags &= ~RW_C_WOULDBLOCK;
+		rw__fire_ready(c);
+	}
+}
+
+static int plain(void *ctx, const uint8_t *data, size_t len)
+{
+	struct rw_conn *c = ctx;
+	if (c->flags & RW_C_CLOSING)
+		return 1;
+	rw__conn_accept_plain(c, data, len);
+	return 0;
+}
+
+static const struct rw_tls_cbs cbs = {opened, plain};
+
+int rw__conn_tls_start(struct rw_conn *c, bool implicit)
+{
+	struct rw_tcpserver *s = c->srv;
+	if (!s->tls_ctx || c->tls)
+		return -RW_EBAD_STATE;
+	int rc = rw__tls_new(&c->tls, s->tls_ctx, sink, c);
+	if (rc < 0)
+		return rc;
+	if (implicit)
+		c->flags |= RW_C_TLS_IMPLICIT;
+	c->last_active = s->loop->now_ms;
+	return 0;
+}
+
+static void handshake_failed(struct rw_conn *c, int code, const char *text)
+{
+	rw__fire_connected(c, code, text);
+	rw__conn_close(c, code, text, true);
+}
+
+void rw__conn_tls_input(struct rw_conn *c, const uint8_t *data, size_t len)
+{
+	int rc = rw__tls_feed(c->tls, data, len, &cbs, c);
+	if (rc == RW_TLS_PEER_CLOSED) {
+		rw__conn_peer_eof(c); /* the peer's close_notify */
+	} else if (rc < 0 && !(c->flags & RW_C_CLOSING)) {
+		const char *text = rw__tls_error_text(c->tls);
+		if (c->flags & RW_C_TLS_OPEN) {
+			rw__fire_error(c->srv, c->id, -rc, text);
+			rw__conn_close(c, -rc, text, true);
+		} else {
+			handshake_failed(c, -rc, text);
+		}
+	}
+}
+
+/* StartSSL was called inside DataIn: the framer's kept bytes and the rest of
+ * the receive buffer are the client's first TLS bytes, not plaintext. */
+void rw__conn_tls_switch(struct rw_conn *c, const uint8_t *rest, size_t len)
+{
+	c->flags &= ~RW_C_TLS_SWITCH;
+	rw_framer *f = &c->framer;
+	if (f->_len) {
+		uint8_t *kept = f->_buf;
+		size_t n = f->_len;
+		f->_buf = NULL;
+		f->_len = f->_cap = 0;
+		rw__conn_tls_input(c, kept, n);
+		free(kept);
+	}
+	if (len && !(c->flags & RW_C_CLOSING))
+		rw__conn_tls_input(c, rest, len);
+}
+
+void rw__conn_tls_sweep(struct rw_conn *c, int64_t now)
+{
+	if (!c->tls || (c->flags & (RW_C_TLS_OPEN | RW_C_CLOSING)))
+		return;
+	int secs = c->srv->set.default_connection_timeout;
+	if (secs <= 0)
+		secs = 30;
+	if (now - c->last_active >= (int64_t)secs * 1000)
+		handshake_failed(c, RW_ETIMEDOUT, "TLS handshake timed out");
+}

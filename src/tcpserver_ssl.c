@@ -1,0 +1,122 @@
+/* src/tcpserver_ssl.c: TCPServer's SSL* properties, StartSSL, and loading the
+ * server certificate into a TLS context at StartListening. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+RW_API int rw_tcpserver_get_ssl_start_mode(const rw_tcpserver *s) { return s->set.ssl_start_mode; }
+
+RW_API int rw_tcpserver_set_ssl_start_mode(rw_tcpserver *s, int mode)
+{
+	if (mode < RW_SSL_START_AUTOMATIC || mode > RW_SSL_START_NONE)
+		return -RW_EBAD_VALUE;
+	if (s->listening)
+		return -RW_EBAD_STATE;
+	s->set.ssl_start_mode = mode;
+	return 0;
+}
+
+RW_API bool rw_tcpserver_get_ssl_enabled(const rw_tcpserver *s)
+{
+	return s->set.ssl_start_mode != RW_SSL_START_NONE;
+}
+
+RW_API int rw_tcpserver_set_ssl_enabled(rw_tcpserver *s, bool on)
+{
+	if (on == rw_tcpserver_get_ssl_enabled(s))
+		return 0;
+	return rw_tcpserver_set_ssl_start_mode(s, on ? RW_SSL_START_IMPLICIT : RW_SSL_START_NONE);
+}
+
+RW_API int rw_tcpserver_get_ssl_cert_store_type(const rw_tcpserver *s) { return s->set.ssl_cert_store_type; }
+
+RW_API int rw_tcpserver_set_ssl_cert_store_type(rw_tcpserver *s, int type)
+{
+	if (s->listening)
+		return -RW_EBAD_STATE;
+	if (type != RW_CERT_PEM_KEY_FILE && type != RW_CERT_PEM_KEY_BLOB)
+		return -RW_ENOT_SUPPORTED; /* PFX and Auto: the TLS issue; Windows, Java, SSH, XML: never */
+	s->set.ssl_cert_store_type = type;
+	return 0;
+}
+
+RW_API int rw_tcpserver_set_ssl_cert_store(rw_tcpserver *s, const void *store, size_t len)
+{
+	if (s->listening)
+		return -RW_EBAD_STATE;
+	if (len && !store)
+		return -RW_EBAD_VALUE;
+	uint8_t *copy = malloc(len + 1); /* NUL-terminated, so a path can be used as is */
+	if (!copy)
+		return -RW_ENOMEM;
+	memcpy(copy, store, len);
+	copy[len] = 0;
+	free(s->set.ssl_cert_store);
+	s->set.ssl_cert_store = copy;
+	s->set.ssl_cert_store_len = len;
+	return 0;
+}
+
+RW_API int rw_tcpserver_set_ssl_cert_subject(rw_tcpserver *s, const char *subject)
+{
+	if (s->listening)
+		return -RW_EBAD_STATE;
+	char *copy = strdup(subject ? subject : "");
+	if (!copy)
+		return -RW_ENOMEM;
+	free(s->set.ssl_cert_subject);
+	s->set.ssl_cert_subject = copy;
+	return 0;
+}
+
+RW_API int rw_tcpserver_get_ssl_cert_subject(const rw_tcpserver *s, char *buf, size_t len)
+{
+	const char *v = s->tls_ctx ? s->ssl_subject : (s->set.ssl_cert_subject ? s->set.ssl_cert_subject : "");
+	size_t n = strlen(v);
+	if (!buf || n + 1 > len)
+		return -RW_EBUFFER_TOO_SMALL;
+	memcpy(buf, v, n + 1);
+	return (int)n;
+}
+
+RW_API int rw_tcpserver_start_ssl(rw_tcpserver *s, rw_connid id)
+{
+	struct rw_conn *c = rw__conn_find(s, id);
+	if (!c)
+		return -RW_EINVALID_CONNID;
+	if (c->tls || !s->tls_ctx || (c->flags & RW_C_CLOSING))
+		return -RW_EBAD_STATE;
+	int rc = rw__conn_tls_start(c, false);
+	if (rc == 0 && (c->flags & RW_C_IN_DATAIN))
+		c->flags |= RW_C_TLS_SWITCH; /* the rest of this buffer is the ClientHello */
+	return rc;
+}
+
+int rw__ssl_ctx_load(struct rw_tcpserver *s)
+{
+	const struct rw_tcp_settings *st = &s->set;
+	if (!st->ssl_cert_store || !st->ssl_cert_store_len)
+		return -RW_ESSL_NO_SERVER_CERT;
+	struct rw_tls_cert cert = {
+		.store = st->ssl_cert_store,
+		.store_len = st->ssl_cert_store_len,
+		.is_file = st->ssl_cert_store_type == RW_CERT_PEM_KEY_FILE,
+		.subject = st->ssl_cert_subject,
+	};
+	struct rw_tls_ctx *ctx;
+	int rc = rw__tls_ctx_new(&ctx, &cert, st->ssl_protocols, s->ssl_subject, sizeof(s->ssl_subject));
+	if (rc < 0)
+		return rc;
+	rw__tls_ctx_free(s->tls_ctx);
+	s->tls_ctx = ctx;
+	return 0;
+}
+
+void rw__ssl_settings_free(struct rw_tcp_settings *st)
+{
+	free(st->ssl_cert_store);
+	free(st->ssl_cert_subject);
+	st->ssl_cert_store = NULL;
+	st->ssl_cert_subject = NULL;
+}

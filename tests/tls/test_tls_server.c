@@ -1,0 +1,316 @@
+/* tests/tls/test_tls_server.c: TCPServer with TLS against clients nobody here
+ * wrote: python3's ssl module (TLS 1.3 and 1.2), openssl s_client (a TLS 1.1
+ * client must be refused), a raw client sending garbage or nothing; plus
+ * StartSSL after a plaintext STARTTLS line, and the certificate errors of
+ * StartListening. The certificate is made by the openssl tool at test time. */
+#include <ringworks/ringworks.h>
+
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/rw-tlss-XXXXXX", pem[256];
+
+static void make_cert(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(pem, sizeof(pem), "%s/server.pem", dir);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/k "
+	         "-out %s/c -days 2 -subj /CN=localhost/O=ringworks >/dev/null 2>&1 && cat %s/c %s/k > %s",
+	         dir, dir, dir, dir, pem);
+	cr_assert_eq(system(cmd), 0, "openssl could not make a test certificate");
+}
+
+static void drop_cert(void)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct state {
+	int connected, disconnected, failed_status, last_status, data_events;
+	rw_connid id;
+	char got[256];
+	size_t got_len;
+	bool start_tls_on_line;
+};
+
+static void on_connected(rw_tcpserver *s, const rw_tcpserver_connected *e, void *u)
+{
+	struct state *st = u;
+	st->connected++;
+	st->id = e->connection_id;
+	if (e->status_code)
+		st->failed_status = e->status_code;
+}
+
+static void on_disconnected(rw_tcpserver *s, const rw_tcpserver_disconnected *e, void *u)
+{
+	struct state *st = u;
+	st->disconnected++;
+	st->last_status = e->status_code;
+}
+
+static void on_data(rw_tcpserver *s, const rw_tcpserver_data_in *e, void *u)
+{
+	struct state *st = u;
+	st->data_events++;
+	if (st->got_len + e->text_len < sizeof(st->got)) {
+		memcpy(st->got + st->got_len, e->text, e->text_len);
+		st->got_len += e->text_len;
+	}
+	if (st->start_tls_on_line && e->text_len == 8 && memcmp(e->text, "STARTTLS", 8) == 0) {
+		cr_assert_eq(rw_tcpserver_send_line(s, e->connection_id, "GO"), 0);
+		cr_assert_eq(rw_tcpserver_start_ssl(s, e->connection_id), 0);
+		cr_assert_eq(rw_tcpserver_set_eol(s, e->connection_id, "", 0), 0);
+		return;
+	}
+	rw_tcpserver_send(s, e->connection_id, e->text, e->text_len); /* echo */
+}
+
+static const rw_tcpserver_events events = {
+	.connected = on_connected, .disconnected = on_disconnected, .data_in = on_data,
+};
+
+static rw_tcpserver *tls_server(struct state *st, int mode)
+{
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	rw_tcpserver_set_events(s, &events, st);
+	cr_assert_eq(rw_tcpserver_set_ssl_start_mode(s, mode), 0);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem)), 0);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_subject(s, "*"), 0);
+	int rc = rw_tcpserver_start_listening(s);
+	cr_assert_eq(rc, 0, "start_listening: %s", rw_strerror(rc));
+	return s;
+}
+
+/* Run a python3 client in a child while the server turns; returns its exit
+ * status and its stdout in out. */
+static int run_python(rw_tcpserver *s, const char *script, char *out, size_t out_len, double seconds)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		char port[16];
+		snprintf(port, sizeof(port), "%d", rw_tcpserver_get_local_port(s));
+		execlp("python3", "python3", "-c", script, port, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	int status = -1;
+	double end = now_s() + seconds;
+	while (now_s() < end) {
+		rw_tcpserver_do_events(s);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+	}
+	if (now_s() >= end) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ssize_t n = read(fds[0], out, out_len - 1);
+	out[n > 0 ? n : 0] = 0;
+	close(fds[0]);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void pump_until(rw_tcpserver *s, const int *counter, int want, double seconds)
+{
+	double end = now_s() + seconds;
+	while (*counter < want && now_s() < end)
+		rw_tcpserver_do_events(s);
+	cr_assert_geq(*counter, want, "timed out waiting (%d of %d)", *counter, want);
+}
+
+static const char *const py_echo =
+	"import socket, ssl, sys\n"
+	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+	"ctx.verify_mode = ssl.CERT_NONE\n"
+	"if len(sys.argv) > 2: ctx.maximum_version = ssl.TLSVersion.TLSv1_2\n"
+	"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='localhost')\n"
+	"msg = bytes(range(256)) * 64\n"
+	"s.sendall(msg); got = b''\n"
+	"while len(got) < len(msg):\n"
+	"    d = s.recv(65536)\n"
+	"    if not d: break\n"
+	"    got += d\n"
+	"print(s.version(), got == msg); s.close()\n";
+
+Test(tls_server, implicit_tls13_echo_with_python)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server(&st, RW_SSL_START_IMPLICIT);
+	cr_assert(rw_tcpserver_get_ssl_enabled(s));
+	char subject[128];
+	cr_assert_gt(rw_tcpserver_get_ssl_cert_subject(s, subject, sizeof(subject)), 0);
+	cr_assert(strstr(subject, "CN=localhost") != NULL, "%s", subject);
+	char out[256];
+	int rc = run_python(s, py_echo, out, sizeof(out), 20);
+	cr_assert_eq(rc, 0, "python client failed: %s", out);
+	cr_assert_str_eq(out, "TLSv1.3 True\n");
+	pump_until(s, &st.disconnected, 1, 5);
+	cr_assert_eq(st.connected, 1);
+	cr_assert_eq(st.failed_status, 0);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+Test(tls_server, tls12_client_and_negotiated_version)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server(&st, RW_SSL_START_AUTOMATIC);
+	char script[2048];
+	snprintf(script, sizeof(script), "import sys; sys.argv.append('1.2')\n%s", py_echo);
+	char out[256];
+	cr_assert_eq(run_python(s, script, out, sizeof(out), 20), 0, "%s", out);
+	cr_assert_str_eq(out, "TLSv1.2 True\n");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+Test(tls_server, tls11_client_is_refused_and_others_go_on)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server(&st, RW_SSL_START_IMPLICIT);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "openssl s_client -connect 127.0.0.1:%d -tls1_1 </dev/null >/dev/null 2>&1",
+	         rw_tcpserver_get_local_port(s));
+	char script[512];
+	snprintf(script, sizeof(script), "import subprocess, sys; sys.exit(subprocess.call(%s%s%s, shell=True))",
+	         "\"", cmd, "\"");
+	char out[64];
+	int rc = run_python(s, script, out, sizeof(out), 20);
+	cr_assert_neq(rc, 0, "a TLS 1.1 handshake must fail");
+	pump_until(s, &st.disconnected, 1, 5);
+	cr_assert_eq(st.connected, 1, "Connected fires once, with the failure");
+	cr_assert_neq(st.failed_status, 0);
+	cr_assert_neq(st.last_status, 0);
+	cr_assert_eq(run_python(s, py_echo, out, sizeof(out), 20), 0, "the next client is served: %s", out);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+static int raw_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+Test(tls_server, garbage_gets_connected_276_then_disconnected)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server(&st, RW_SSL_START_IMPLICIT);
+	int fd = raw_connect(rw_tcpserver_get_local_port(s));
+	static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	cr_assert_eq(write(fd, junk, sizeof(junk) - 1), (ssize_t)sizeof(junk) - 1);
+	pump_until(s, &st.disconnected, 1, 5);
+	cr_assert_eq(st.failed_status, RW_ESSL_HANDSHAKE);
+	cr_assert_eq(st.data_events, 0, "no plaintext may leak out of a failed handshake");
+	close(fd);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+Test(tls_server, stalled_handshake_times_out)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	cr_assert_eq(rw_tcpserver_config(s, "DefaultConnectionTimeout=1", NULL, 0), 0);
+	rw_tcpserver_set_events(s, &events, &st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	int fd = raw_connect(rw_tcpserver_get_local_port(s));
+	double t0 = now_s();
+	pump_until(s, &st.disconnected, 1, 6);
+	cr_assert_geq(now_s() - t0, 0.9);
+	cr_assert_eq(st.failed_status, RW_ETIMEDOUT);
+	close(fd);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+Test(tls_server, explicit_starttls_then_encrypted_echo)
+{
+	make_cert();
+	struct state st = {.start_tls_on_line = true};
+	rw_tcpserver *s = tls_server(&st, RW_SSL_START_EXPLICIT);
+	rw_tcpserver_set_default_eol(s, "\r\n", 2);
+	static const char *const py =
+		"import socket, ssl, sys\n"
+		"raw = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+		"raw.sendall(b'STARTTLS\\r\\n'); ok = raw.recv(4)\n"
+		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		"ctx.verify_mode = ssl.CERT_NONE\n"
+		"s = ctx.wrap_socket(raw, server_hostname='localhost')\n"
+		"s.sendall(b'secret'); got = s.recv(64)\n"
+		"print(ok == b'GO\\r\\n', got == b'secret'); s.close()\n";
+	char out[128];
+	cr_assert_eq(run_python(s, py, out, sizeof(out), 20), 0, "%s", out);
+	cr_assert_str_eq(out, "True True\n");
+	pump_until(s, &st.disconnected, 1, 5);
+	cr_assert_eq(st.connected, 2, "Connected fires again after StartSSL's handshake");
+	cr_assert_eq(st.got_len, 8 + 6);
+	cr_assert(memcmp(st.got, "STARTTLSsecret", 14) == 0);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+Test(tls_server, start_listening_certificate_errors)
+{
+	make_cert();
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	cr_assert_eq(rw_tcpserver_get_ssl_start_mode(s), RW_SSL_START_NONE);
+	cr_assert_not(rw_tcpserver_get_ssl_enabled(s));
+	cr_assert_eq(rw_tcpserver_set_ssl_start_mode(s, RW_SSL_START_IMPLICIT), 0);
+	cr_assert(rw_tcpserver_get_ssl_enabled(s), "SSLStartMode updates SSLEnabled");
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_ESSL_NO_SERVER_CERT);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store_type(s, 0), -RW_ENOT_SUPPORTED, "Windows stores");
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store_type(s, 4), -RW_ENOT_SUPPORTED, "Java stores");
+	rw_tcpserver_set_ssl_cert_store(s, "/nonexistent.pem", 16);
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_ESSL_CERT_STORE);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	rw_tcpserver_set_ssl_cert_subject(s, "CN=somebody-else");
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_ESSL_CERT_NOT_FOUND);
+	cr_assert_eq(rw_tcpserver_config(s, "SSLEnabledProtocols=768", NULL, 0), 0);
+	rw_tcpserver_set_ssl_cert_subject(s, "localhost");
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_ENOT_SUPPORTED, "TLS 1.1 is refused");
+	cr_assert_eq(rw_tcpserver_config(s, "SSLEnabledProtocols=15360", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0, "a substring of the subject selects it");
+	cr_assert_eq(rw_tcpserver_set_ssl_start_mode(s, RW_SSL_START_NONE), -RW_EBAD_STATE);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
