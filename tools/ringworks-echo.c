@@ -1,7 +1,7 @@
 /* tools/ringworks-echo.c: the ringworks demo server; echoes every byte back.
  *
- *   ringworks-echo --tcp PORT [--host ADDR] [--max-connections N]
- *                  [--backlog N] [--config NAME=VALUE]...
+ *   ringworks-echo [--tcp PORT] [--tls PORT --cert FILE] [--host ADDR]
+ *                  [--max-connections N] [--backlog N] [--config NAME=VALUE]...
  *
  * Uses only the public API. Each listener prints "listening KIND PORT" (the
  * bound port) on stdout once it listens. Echo with flow control: when a send
@@ -11,8 +11,9 @@
  * listening, close every connection, wait (at most SHUTDOWN_WAIT_MS) for their
  * Disconnected events, free, exit 0.
  *
- * Listeners come from a table of kinds (only "tcp" today); --tls, --ws, --wss
- * and --dtls become rows of listener_kinds[] when those components exist.
+ * Listeners come from a table of kinds ("tcp", "tls"); --ws, --wss and --dtls
+ * become rows of listener_kinds[] when those components exist. All listeners
+ * share one rw_loop, so one thread and one ring serve them all.
  */
 #include <ringworks/ringworks.h>
 
@@ -28,6 +29,8 @@
 #define DEFAULT_BACKLOG  1024
 
 static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM */
+static rw_loop *g_loop;              /* shared by every listener */
+static const char *g_cert;           /* --cert: PEM file with certificate and key */
 
 static void on_signal(int sig)
 {
@@ -146,7 +149,6 @@ struct listener_kind {
 	int (*start)(void *srv, const char *host, int port, int backlog); /* bound port or < 0 */
 	int (*shutdown)(void *srv);
 	int (*count)(void *srv);
-	int (*do_events)(void *srv);
 	void (*destroy)(void *srv);
 };
 
@@ -159,10 +161,26 @@ static void *tcp_create(void)
 		.error = echo_error,
 		.log = echo_log,
 	};
-	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver *s = rw_tcpserver_new_on_loop(g_loop);
 
 	if (s)
 		rw_tcpserver_set_events(s, &ev, NULL);
+	return s;
+}
+
+/* TLS: the same echo server with SSLStartMode Implicit and the --cert file. */
+static void *tls_create(void)
+{
+	rw_tcpserver *s = tcp_create();
+
+	if (s && g_cert &&
+	    (rw_tcpserver_set_ssl_start_mode(s, RW_SSL_START_IMPLICIT) < 0 ||
+	     rw_tcpserver_set_ssl_cert_store_type(s, RW_CERT_PEM_KEY_FILE) < 0 ||
+	     rw_tcpserver_set_ssl_cert_store(s, g_cert, strlen(g_cert)) < 0 ||
+	     rw_tcpserver_set_ssl_cert_subject(s, "*") < 0)) {
+		rw_tcpserver_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -186,7 +204,6 @@ static int tcp_start(void *srv, const char *host, int port, int backlog)
 
 static int tcp_shutdown(void *srv) { return rw_tcpserver_shutdown(srv); }
 static int tcp_count(void *srv) { return rw_tcpserver_get_connection_count(srv); }
-static int tcp_do_events(void *srv) { return rw_tcpserver_do_events(srv); }
 
 /* free fires no Disconnected: release what connections still hold first. */
 static void tcp_destroy(void *srv)
@@ -204,7 +221,8 @@ static void tcp_destroy(void *srv)
 }
 
 static const struct listener_kind listener_kinds[] = {
-	{"tcp", tcp_create, tcp_config, tcp_start, tcp_shutdown, tcp_count, tcp_do_events, tcp_destroy},
+	{"tcp", tcp_create, tcp_config, tcp_start, tcp_shutdown, tcp_count, tcp_destroy},
+	{"tls", tls_create, tcp_config, tcp_start, tcp_shutdown, tcp_count, tcp_destroy},
 };
 
 /* ---- program ------------------------------------------------------------- */
@@ -228,9 +246,11 @@ struct app {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ringworks-echo --tcp PORT [options]\n"
+		"usage: ringworks-echo [--tcp PORT] [--tls PORT --cert FILE] [options]\n"
 		"  --tcp PORT             echo over TCP on PORT (0 = ephemeral); prints\n"
 		"                         \"listening tcp PORT\" with the bound port\n"
+		"  --tls PORT             echo over TLS 1.2/1.3 on PORT (\"listening tls PORT\")\n"
+		"  --cert FILE            PEM file with the server certificate and its key\n"
 		"  --host ADDR            address to bind, default 127.0.0.1\n"
 		"  --max-connections N    Config MaxConnections (default 1000)\n"
 		"  --backlog N            listen() backlog, default %d\n"
@@ -275,6 +295,8 @@ static void parse_args(struct app *a, int argc, char **argv)
 			exit(0);
 		} else if (k && a->nls < MAX_LISTENERS) {
 			a->ls[a->nls++] = (struct listener){k, (int)int_arg(f, v, 0, 65535), NULL};
+		} else if (!strcmp(f, "--cert") && v) {
+			g_cert = v;
 		} else if (!strcmp(f, "--host") && v) {
 			a->host = v;
 		} else if (!strcmp(f, "--max-connections")) {
@@ -291,8 +313,14 @@ static void parse_args(struct app *a, int argc, char **argv)
 		i++; /* every option but --help takes a value */
 	}
 	if (!a->nls) {
-		fprintf(stderr, "ringworks-echo: nothing to listen on (use --tcp PORT)\n");
+		fprintf(stderr, "ringworks-echo: nothing to listen on (use --tcp PORT or --tls PORT)\n");
 		exit(2);
+	}
+	for (int i = 0; i < a->nls; i++) {
+		if (!strcmp(a->ls[i].kind->name, "tls") && !g_cert) {
+			fprintf(stderr, "ringworks-echo: --tls needs --cert FILE (PEM: certificate and key)\n");
+			exit(2);
+		}
 	}
 }
 
@@ -323,7 +351,7 @@ static void start_all(struct app *a)
 		struct listener *l = &a->ls[i];
 		l->srv = l->kind->create();
 		if (!l->srv) {
-			fprintf(stderr, "ringworks-echo: out of memory\n");
+			fprintf(stderr, "ringworks-echo: cannot create the %s listener\n", l->kind->name);
 			exit(1);
 		}
 		configure(a, l);
@@ -352,16 +380,15 @@ static int live_connections(const struct app *a)
 	return n;
 }
 
-/* One turn for every listener. With several kinds they will share one rw_loop
- * (rw_loop_do_events); until then each owns its loop and waits DoEventsTimeout. */
+/* One turn of the shared loop serves every listener; it wakes at least every
+ * 200 ms so that a signal is noticed. */
 static int turn(struct app *a)
 {
-	for (int i = 0; i < a->nls; i++) {
-		int rc = a->ls[i].kind->do_events(a->ls[i].srv);
-		if (rc < 0 && rc != -RW_EINTERRUPTED) {
-			fprintf(stderr, "ringworks-echo: do_events: %s\n", rw_strerror(rc));
-			return rc;
-		}
+	(void)a;
+	int rc = rw_loop_do_events(g_loop, 200);
+	if (rc < 0 && rc != -RW_EINTERRUPTED) {
+		fprintf(stderr, "ringworks-echo: do_events: %s\n", rw_strerror(rc));
+		return rc;
 	}
 	return 0;
 }
@@ -392,6 +419,14 @@ int main(int argc, char **argv)
 	int rc;
 
 	parse_args(&a, argc, argv);
+	/* The shared loop's fixed-file table must hold every listener's
+	 * connections: size it from --max-connections (or the default 1000). */
+	rw_loop_options lo = {.max_fixed_files = (unsigned)(a.max_conns ? a.max_conns : 1000) * (unsigned)a.nls + 64};
+	rc = rw_loop_new(&g_loop, &lo);
+	if (rc < 0) {
+		fprintf(stderr, "ringworks-echo: %s\n", rw_strerror(rc));
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -399,6 +434,7 @@ int main(int argc, char **argv)
 	rc = serve(&a);
 	for (int i = 0; i < a.nls; i++)
 		a.ls[i].kind->destroy(a.ls[i].srv);
+	rw_loop_free(g_loop);
 	free(a.configs);
 	return rc;
 }
