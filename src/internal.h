@@ -197,6 +197,7 @@ struct rw_tcp_settings {
 	size_t ssl_cert_store_len;
 	char *ssl_cert_subject;
 	int ssl_protocols;
+	char *ssl_alpn;
 };
 
 struct rw_tcpserver {

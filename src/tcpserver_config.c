@@ -204,11 +204,15 @@ static int conn_config(struct rw_tcpserver *s, const rw_cfg_item *it, char *out,
 		return put(out, len, "%" PRId64, c->bytes_sent);
 	if (rw_cfg_name_is(it, "SendQueueBytes"))
 		return put(out, len, "%u", c->sq_bytes);
-	if (rw_cfg_name_is(it, "SSLNegotiatedVersion") || rw_cfg_name_is(it, "SSLNegotiatedCipherSuite")) {
+	if (rw_cfg_name_is(it, "SSLNegotiatedVersion") || rw_cfg_name_is(it, "SSLNegotiatedCipherSuite") ||
+	    rw_cfg_name_is(it, "SSLNegotiatedALPN") || rw_cfg_name_is(it, "SSLServerName")) {
 		if (!c->tls || !(c->flags & RW_C_TLS_OPEN))
 			return put(out, len, "%s", "");
-		bool version = rw_cfg_name_is(it, "SSLNegotiatedVersion");
-		return put(out, len, "%s", version ? rw__tls_version(c->tls) : rw__tls_cipher(c->tls));
+		const char *v = rw_cfg_name_is(it, "SSLNegotiatedVersion") ? rw__tls_version(c->tls)
+		              : rw_cfg_name_is(it, "SSLNegotiatedALPN")    ? rw__tls_alpn(c->tls)
+		              : rw_cfg_name_is(it, "SSLServerName")        ? rw__tls_server_name(c->tls)
+		                                                           : rw__tls_cipher(c->tls);
+		return put(out, len, "%s", v);
 	}
 	return -RW_EUNKNOWN_CONFIG;
 }
@@ -229,6 +233,18 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 		if (!it.has_value)
 			return entry_get(s, e, out, out_len);
 		return entry_set(s, e, it.value);
+	}
+	if (rw_cfg_name_is(&it, "SSLALPNProtocols")) {
+		if (!it.has_value)
+			return put(out, out_len, "%s", s->set.ssl_alpn ? s->set.ssl_alpn : "");
+		if (s->listening)
+			return -RW_EBAD_STATE;
+		char *copy = strdup(it.value);
+		if (!copy)
+			return -RW_ENOMEM;
+		free(s->set.ssl_alpn);
+		s->set.ssl_alpn = copy;
+		return 0;
 	}
 	if (rw_cfg_name_is(&it, "RejectedConnectionCount") || rw_cfg_name_is(&it, "BuildInfo")) {
 		if (it.has_value)

@@ -106,6 +106,8 @@ int rw__ssl_ctx_load(struct rw_tcpserver *s)
 	};
 	struct rw_tls_ctx *ctx;
 	int rc = rw__tls_ctx_new(&ctx, &cert, st->ssl_protocols, s->ssl_subject, sizeof(s->ssl_subject));
+	if (rc == 0 && st->ssl_alpn && (rc = rw__tls_ctx_set_alpn(ctx, st->ssl_alpn)) < 0)
+		rw__tls_ctx_free(ctx);
 	if (rc < 0)
 		return rc;
 	rw__tls_ctx_free(s->tls_ctx);
@@ -117,6 +119,8 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st)
 {
 	free(st->ssl_cert_store);
 	free(st->ssl_cert_subject);
+	free(st->ssl_alpn);
+	st->ssl_alpn = NULL;
 	st->ssl_cert_store = NULL;
 	st->ssl_cert_subject = NULL;
 }

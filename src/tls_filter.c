@@ -17,6 +17,8 @@
 
 struct rw_tls_ctx {
 	WOLFSSL_CTX *ctx;
+	uint8_t alpn[256]; /* ALPN wire format: length-prefixed names */
+	size_t alpn_len;
 };
 
 struct rw_tls {
@@ -27,6 +29,7 @@ struct rw_tls {
 	size_t in_len, in_off;
 	int open;
 	char error[128];
+	char server_name[256];
 };
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -71,6 +74,72 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 	struct rw_tls *t = arg;
 	t->sink(t->sink_ctx, (const uint8_t *)buf, (size_t)sz);
 	return sz;
+}
+
+/* SNI: remember what the client asked for; any name is accepted (the server
+ * has one certificate). */
+static int on_server_name(WOLFSSL *ssl, int *alert, void *arg)
+{
+	(void)alert;
+	(void)arg;
+	struct rw_tls *t = wolfSSL_GetIOReadCtx(ssl);
+	const char *name = wolfSSL_get_servername(ssl, WOLFSSL_SNI_HOST_NAME);
+	if (t && name)
+		snprintf(t->server_name, sizeof(t->server_name), "%s", name);
+	return 0; /* SSL_TLSEXT_ERR_OK */
+}
+
+/* ALPN: the server's order wins. */
+static int on_alpn(WOLFSSL *ssl, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned int inlen, void *arg)
+{
+	(void)ssl;
+	const struct rw_tls_ctx *c = arg;
+	for (size_t i = 0; i < c->alpn_len; i += 1u + c->alpn[i]) {
+		for (unsigned j = 0; j < inlen; j += 1u + in[j]) {
+			if (in[j] == c->alpn[i] && j + 1u + in[j] <= inlen &&
+			    memcmp(in + j + 1, c->alpn + i + 1, in[j]) == 0) {
+				*out = in + j + 1;
+				*outlen = in[j];
+				return 0; /* SSL_TLSEXT_ERR_OK */
+			}
+		}
+	}
+	return 3; /* SSL_TLSEXT_ERR_NOACK: no protocol in common, no ALPN answer */
+}
+
+int rw__tls_ctx_set_alpn(struct rw_tls_ctx *c, const char *list)
+{
+	size_t n = 0;
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == 0 || len > 255 || n + 1 + len > sizeof(c->alpn))
+			return -RW_EBAD_VALUE;
+		c->alpn[n] = (uint8_t)len;
+		memcpy(c->alpn + n + 1, p, len);
+		n += 1 + len;
+		p = e ? e + 1 : p + len;
+	}
+	c->alpn_len = n;
+	wolfSSL_CTX_set_alpn_select_cb(c->ctx, n ? on_alpn : NULL, c);
+	return 0;
+}
+
+const char *rw__tls_alpn(const struct rw_tls *t)
+{
+	static __thread char name[256];
+	char *p = NULL;
+	unsigned short len = 0;
+	if (wolfSSL_ALPN_GetProtocol(t->ssl, &p, &len) != WOLFSSL_SUCCESS || !p)
+		return "";
+	snprintf(name, sizeof(name), "%.*s", (int)len, p);
+	return name;
+}
+
+const char *rw__tls_server_name(const struct rw_tls *t)
+{
+	return t->server_name;
 }
 
 static int set_versions(WOLFSSL_CTX *ctx, int protocols)
@@ -160,6 +229,7 @@ int rw__tls_ctx_new(struct rw_tls_ctx **out, const struct rw_tls_cert *cert, int
 	}
 	wolfSSL_CTX_SetIORecv(c->ctx, io_recv);
 	wolfSSL_CTX_SetIOSend(c->ctx, io_send);
+	wolfSSL_CTX_set_servername_callback(c->ctx, on_server_name);
 	*out = c;
 	return 0;
 }

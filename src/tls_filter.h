@@ -62,7 +62,15 @@ int rw__tls_write(struct rw_tls *t, const uint8_t *data, size_t len);
 /* Queue a close_notify alert through the sink. */
 void rw__tls_close_notify(struct rw_tls *t);
 
+/* ALPN: the server's protocols in preference order, comma-separated ("h2,http/1.1");
+ * the first of them the client also offers is selected; none in common: no
+ * ALPN in the reply (the handshake goes on). NULL or "" turns ALPN off.
+ * -RW_EBAD_VALUE for an empty or over-long (> 255) name. */
+int rw__tls_ctx_set_alpn(struct rw_tls_ctx *ctx, const char *list);
+
 const char *rw__tls_error_text(const struct rw_tls *t);
+const char *rw__tls_alpn(const struct rw_tls *t);        /* selected protocol or "" */
+const char *rw__tls_server_name(const struct rw_tls *t); /* the client's SNI or "" */
 const char *rw__tls_version(const struct rw_tls *t); /* "TLSv1.3", ... */
 const char *rw__tls_cipher(const struct rw_tls *t);
 

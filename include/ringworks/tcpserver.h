@@ -348,12 +348,14 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  DefaultConnectionTimeout (0 = 30 s): a TLS handshake that makes no progress
  *    for that long fails (Connected 10060, then Disconnected),
  *  SSLEnabledProtocols (15360 = TLS 1.2 | TLS 1.3; TLS 1.0/1.1 bits ->
- *    -RW_ENOT_SUPPORTED), RejectedConnectionCount (read-only),
+ *    -RW_ENOT_SUPPORTED), SSLALPNProtocols ("" = off; "h2,http/1.1": the first
+ *    one the client also offers is selected), RejectedConnectionCount (read-only),
  *  BuildInfo (read-only).
  * Per connection: MaxLineLength[id], IdleTimeout[id], Timeout[id],
  *  RecordLength[id] (read and write); RemoteHost[id], RemotePort[id],
  *  LocalAddress[id], BytesSent[id], SendQueueBytes[id] (bytes queued, read-only),
- *  SSLNegotiatedVersion[id] ("TLSv1.3"), SSLNegotiatedCipherSuite[id] (read-only).
+ *  SSLNegotiatedVersion[id] ("TLSv1.3"), SSLNegotiatedCipherSuite[id],
+ *  SSLNegotiatedALPN[id], SSLServerName[id] (the client's SNI) (read-only).
  */
 RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, size_t out_len);
 

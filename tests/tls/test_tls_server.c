@@ -365,3 +365,45 @@ Test(tls_server, sixteen_mib_echo_and_a_thousand_concurrent_clients)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+static char seen_alpn[64], seen_sni[64];
+
+static void on_connected_read_tls(rw_tcpserver *s, const rw_tcpserver_connected *e, void *u)
+{
+	on_connected(s, e, u);
+	char key[64];
+	snprintf(key, sizeof(key), "SSLNegotiatedALPN[%lld]", (long long)e->connection_id);
+	cr_assert_geq(rw_tcpserver_config(s, key, seen_alpn, sizeof(seen_alpn)), 0);
+	snprintf(key, sizeof(key), "SSLServerName[%lld]", (long long)e->connection_id);
+	cr_assert_geq(rw_tcpserver_config(s, key, seen_sni, sizeof(seen_sni)), 0);
+}
+
+Test(tls_server, alpn_and_sni_visible_per_connection)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	cr_assert_eq(rw_tcpserver_config(s, "SSLALPNProtocols=h2,http/1.1", NULL, 0), 0);
+	static const rw_tcpserver_events ev = {
+		.connected = on_connected_read_tls, .disconnected = on_disconnected, .data_in = on_data,
+	};
+	rw_tcpserver_set_events(s, &ev, &st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	static const char *const py =
+		"import socket, ssl, sys\n"
+		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		"ctx.verify_mode = ssl.CERT_NONE; ctx.set_alpn_protocols(['x-other', 'http/1.1'])\n"
+		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='example.test')\n"
+		"s.sendall(b'x'); s.recv(1); print(s.selected_alpn_protocol()); s.close()\n";
+	char out[64];
+	cr_assert_eq(run_python(s, py, out, sizeof(out), 20), 0, "%s", out);
+	cr_assert_str_eq(out, "http/1.1\n", "the server's first protocol the client offers");
+	cr_assert_str_eq(seen_alpn, "http/1.1");
+	cr_assert_str_eq(seen_sni, "example.test");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
