@@ -407,3 +407,31 @@ Test(tls_server, alpn_and_sni_visible_per_connection)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+Test(tls_server, session_resumption_with_openssl_s_client)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server(&st, RW_SSL_START_IMPLICIT);
+	/* Two s_client runs per version: the second presents the first one's
+	 * session and must report "Reused". */
+	char script[2048];
+	snprintf(script, sizeof(script),
+		"import subprocess, sys, time\n"
+		"port = sys.argv[1]; out = []\n"
+		"for v in ('-tls1_2', '-tls1_3'):\n"
+		"    for flag in ('-sess_out', '-sess_in'):\n"
+		"        p = subprocess.Popen(['openssl', 's_client', '-connect', '127.0.0.1:' + port, v, flag,\n"
+		"                              '%s/sess' + v], stdin=subprocess.PIPE, stdout=subprocess.PIPE,\n"
+		"                             stderr=subprocess.DEVNULL)\n"
+		"        time.sleep(0.5)  # TLS 1.3 tickets arrive after the handshake\n"
+		"        stdout, _ = p.communicate(b'', timeout=10)\n"
+		"        line = [l for l in stdout.decode().splitlines() if l.startswith(('New,', 'Reused,'))]\n"
+		"        out.append(line[0].split(',')[0] if line else '?')\n"
+		"print(' '.join(out))\n", dir);
+	char out[128];
+	cr_assert_eq(run_python(s, script, out, sizeof(out), 40), 0, "%s", out);
+	cr_assert_str_eq(out, "New Reused New Reused\n");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
