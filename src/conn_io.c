@@ -258,6 +258,14 @@ void rw__conn_flush(struct rw_conn *c)
 	op->conn = c;
 	uint32_t zc_min = c->srv->set.zero_copy_threshold;
 	op->zc = zc_min && total >= zc_min && !has_file && l->ring.has_send_zc;
+	op->nzc = 0;
+	if (op->zc) {
+		struct rw_chunk *ch = head;
+		for (int i = 0; i < niov; i++, ch = ch->next) {
+			ch->zc_refs++;
+			op->zc_chunks[op->nzc++] = ch;
+		}
+	}
 	if (niov == 1 && op->zc)
 		io_uring_prep_send_zc(sqe, (int)c->slot, op->iov[0].iov_base, total, MSG_NOSIGNAL, 0);
 	else if (niov == 1)
@@ -277,9 +285,9 @@ void rw__conn_flush(struct rw_conn *c)
 	c->send_op = op;
 }
 
-/* Advance the queue by `n` sent bytes. Chunks a zero-copy send covered stay
- * alive on the op until its notification. */
-static void consume(struct rw_conn *c, struct rw_send_op *op, size_t n)
+/* Advance the queue by `n` sent bytes. A chunk that a zero-copy send still
+ * references is only marked consumed; its last notification releases it. */
+static void consume(struct rw_conn *c, size_t n)
 {
 	struct rw_loop *l = c->srv->loop;
 	while (n && c->sq_head) {
@@ -300,22 +308,21 @@ static void consume(struct rw_conn *c, struct rw_send_op *op, size_t n)
 		c->sq_head = ch->next;
 		if (!c->sq_head)
 			c->sq_tail = NULL;
-		if (op->zc) {
-			ch->next = op->retired;
-			op->retired = ch;
-		} else {
+		if (ch->zc_refs)
+			ch->consumed = true;
+		else
 			rw__chunk_release(l, ch);
-		}
 	}
 }
 
 static void release_op(struct rw_loop *l, struct rw_send_op *op)
 {
-	while (op->retired) {
-		struct rw_chunk *ch = op->retired;
-		op->retired = ch->next;
-		rw__chunk_release(l, ch);
+	for (int i = 0; i < op->nzc; i++) {
+		struct rw_chunk *ch = op->zc_chunks[i];
+		if (--ch->zc_refs == 0 && ch->consumed)
+			rw__chunk_release(l, ch);
 	}
+	op->nzc = 0;
 	rw__send_op_put(l, op);
 }
 
@@ -334,7 +341,7 @@ void rw__conn_on_send(struct rw_send_op *op, const struct io_uring_cqe *cqe)
 	c->send_op = NULL;
 	bool notif_follows = op->zc && (cqe->flags & IORING_CQE_F_MORE);
 	if (cqe->res > 0) {
-		consume(c, op, (size_t)cqe->res);
+		consume(c, (size_t)cqe->res);
 		c->last_active = l->now_ms;
 	}
 	if (notif_follows)

@@ -46,6 +46,8 @@ struct rw_chunk {
 	uint32_t off, len; /* unsent bytes are data[off, len) */
 	uint32_t cap;
 	uint8_t kind;
+	uint16_t zc_refs; /* zero-copy sends whose notification has not come yet */
+	bool consumed;    /* fully sent; released when zc_refs drops to 0 */
 	/* OWNED */
 	void (*release)(const void *data, void *arg);
 	void *arg;
@@ -71,9 +73,11 @@ struct rw_chunk_pool {
 struct rw_send_op {
 	_Alignas(16) struct rw_conn *conn;
 	struct rw_send_op *next_free;
-	struct rw_chunk *retired;  /* zero-copy: chunks held until the notification */
+	/* Zero copy: the chunks this send references, each holding a zc_ref
+	 * until the notification CQE (which may come after a later send's). */
+	struct rw_chunk *zc_chunks[RW_SEND_IOV];
+	int nzc;
 	bool zc;
-	bool zc_notif_pending;
 	struct msghdr msg;
 	struct iovec iov[RW_SEND_IOV];
 };
@@ -198,6 +202,8 @@ struct rw_tcp_settings {
 	char *ssl_cert_subject;
 	int ssl_protocols;
 	char *ssl_alpn;
+	bool ssl_authenticate_clients;
+	char *ssl_client_ca_certs, *ssl_ca_file;
 };
 
 struct rw_tcpserver {

@@ -39,6 +39,8 @@ static struct rw_chunk *chunk_new(struct rw_chunk_pool *pool, uint32_t want)
 	ch->kind = RW_CHUNK_COPY;
 	ch->release = NULL;
 	ch->fd = -1;
+	ch->zc_refs = 0;
+	ch->consumed = false;
 	return ch;
 }
 
