@@ -46,7 +46,20 @@ static int plain(void *ctx, const uint8_t *data, size_t len)
 	return 0;
 }
 
-static const struct rw_tls_cbs cbs = {opened, plain};
+static bool client_cert(void *ctx, const struct rw_tls_peer_cert *pc)
+{
+	struct rw_conn *c = ctx;
+	struct rw_tcpserver *s = c->srv;
+	if (!s->ev.ssl_client_authentication || s->freeing)
+		return pc->accept;
+	rw_tcpserver_ssl_client_authentication e = {
+		c->id, pc->der, pc->der_len, pc->subject, pc->issuer, pc->status, pc->accept,
+	};
+	s->ev.ssl_client_authentication(s, &e, s->user);
+	return e.accept;
+}
+
+static const struct rw_tls_cbs cbs = {.opened = opened, .plain = plain, .client_cert = client_cert};
 
 int rw__conn_tls_start(struct rw_conn *c, bool implicit)
 {

@@ -234,16 +234,20 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 			return entry_get(s, e, out, out_len);
 		return entry_set(s, e, it.value);
 	}
-	if (rw_cfg_name_is(&it, "SSLALPNProtocols")) {
+	char **text = rw_cfg_name_is(&it, "SSLALPNProtocols") ? &s->set.ssl_alpn
+	            : rw_cfg_name_is(&it, "SSLClientCACerts") ? &s->set.ssl_client_ca_certs
+	            : rw_cfg_name_is(&it, "OpenSSLCAFile")    ? &s->set.ssl_ca_file
+	                                                      : NULL;
+	if (text) { /* text settings the TLS context takes at StartListening */
 		if (!it.has_value)
-			return put(out, out_len, "%s", s->set.ssl_alpn ? s->set.ssl_alpn : "");
+			return put(out, out_len, "%s", *text ? *text : "");
 		if (s->listening)
 			return -RW_EBAD_STATE;
 		char *copy = strdup(it.value);
 		if (!copy)
 			return -RW_ENOMEM;
-		free(s->set.ssl_alpn);
-		s->set.ssl_alpn = copy;
+		free(*text);
+		*text = copy;
 		return 0;
 	}
 	if (rw_cfg_name_is(&it, "RejectedConnectionCount") || rw_cfg_name_is(&it, "BuildInfo")) {

@@ -80,6 +80,19 @@ RW_API int rw_tcpserver_get_ssl_cert_subject(const rw_tcpserver *s, char *buf, s
 	return (int)n;
 }
 
+RW_API bool rw_tcpserver_get_ssl_authenticate_clients(const rw_tcpserver *s)
+{
+	return s->set.ssl_authenticate_clients;
+}
+
+RW_API int rw_tcpserver_set_ssl_authenticate_clients(rw_tcpserver *s, bool on)
+{
+	if (s->listening)
+		return -RW_EBAD_STATE;
+	s->set.ssl_authenticate_clients = on;
+	return 0;
+}
+
 RW_API int rw_tcpserver_start_ssl(rw_tcpserver *s, rw_connid id)
 {
 	struct rw_conn *c = rw__conn_find(s, id);
@@ -106,7 +119,11 @@ int rw__ssl_ctx_load(struct rw_tcpserver *s)
 	};
 	struct rw_tls_ctx *ctx;
 	int rc = rw__tls_ctx_new(&ctx, &cert, st->ssl_protocols, s->ssl_subject, sizeof(s->ssl_subject));
-	if (rc == 0 && st->ssl_alpn && (rc = rw__tls_ctx_set_alpn(ctx, st->ssl_alpn)) < 0)
+	if (rc == 0 && st->ssl_alpn)
+		rc = rw__tls_ctx_set_alpn(ctx, st->ssl_alpn);
+	if (rc == 0 && st->ssl_authenticate_clients)
+		rc = rw__tls_ctx_set_client_auth(ctx, st->ssl_client_ca_certs, st->ssl_ca_file);
+	if (rc < 0 && ctx)
 		rw__tls_ctx_free(ctx);
 	if (rc < 0)
 		return rc;
@@ -120,7 +137,9 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st)
 	free(st->ssl_cert_store);
 	free(st->ssl_cert_subject);
 	free(st->ssl_alpn);
-	st->ssl_alpn = NULL;
+	free(st->ssl_client_ca_certs);
+	free(st->ssl_ca_file);
+	st->ssl_alpn = st->ssl_client_ca_certs = st->ssl_ca_file = NULL;
 	st->ssl_cert_store = NULL;
 	st->ssl_cert_subject = NULL;
 }

@@ -19,6 +19,7 @@ struct rw_tls_ctx {
 	WOLFSSL_CTX *ctx;
 	uint8_t alpn[256]; /* ALPN wire format: length-prefixed names */
 	size_t alpn_len;
+	bool client_auth;
 };
 
 struct rw_tls {
@@ -30,6 +31,13 @@ struct rw_tls {
 	int open;
 	char error[128];
 	char server_name[256];
+	/* during rw__tls_feed, for callbacks that run inside wolfSSL */
+	const struct rw_tls_cbs *cbs;
+	void *cb_ctx;
+	int chain_error;  /* a verification failure above the leaf */
+	bool cert_decided;
+	bool no_cert;
+	bool client_auth;
 };
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,6 +84,30 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 	return sz;
 }
 
+/* "/CN=a/O=b" (wolfSSL's one-line form) -> "CN=a, O=b" (the documents' form). */
+static void name_text(WOLFSSL_X509_NAME *n, char *out, size_t len)
+{
+	char one[512];
+	out[0] = 0;
+	if (!n || !wolfSSL_X509_NAME_oneline(n, one, sizeof(one)))
+		return;
+	size_t o = 0;
+	for (const char *p = one[0] == '/' ? one + 1 : one; *p && o + 3 < len; p++) {
+		if (*p == '/') {
+			out[o++] = ',';
+			out[o++] = ' ';
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = 0;
+}
+
+static void subject_text(WOLFSSL_X509 *x, char *out, size_t len)
+{
+	name_text(x ? wolfSSL_X509_get_subject_name(x) : NULL, out, len);
+}
+
 /* SNI: remember what the client asked for; any name is accepted (the server
  * has one certificate). */
 static int on_server_name(WOLFSSL *ssl, int *alert, void *arg)
@@ -106,6 +138,58 @@ static int on_alpn(WOLFSSL *ssl, const unsigned char **out, unsigned char *outle
 		}
 	}
 	return 3; /* SSL_TLSEXT_ERR_NOACK: no protocol in common, no ALPN answer */
+}
+
+/* Client certificate verification. With WOLFSSL_ALWAYS_VERIFY_CB this runs for
+ * every certificate of the chain, verified or not: failures above the leaf are
+ * remembered, and at the leaf the application decides. */
+static int on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+	WOLFSSL *ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
+	struct rw_tls *t = ssl ? wolfSSL_GetIOReadCtx(ssl) : NULL;
+	if (!t || !t->cbs || !t->cbs->client_cert)
+		return preverify;
+	int err = wolfSSL_X509_STORE_CTX_get_error(store);
+	if (wolfSSL_X509_STORE_CTX_get_error_depth(store) > 0) {
+		if (!preverify && !t->chain_error)
+			t->chain_error = err ? err : -1;
+		return 1;
+	}
+	WOLFSSL_X509 *x = wolfSSL_X509_STORE_CTX_get_current_cert(store);
+	char subject[512], issuer[512];
+	name_text(x ? wolfSSL_X509_get_subject_name(x) : NULL, subject, sizeof(subject));
+	name_text(x ? wolfSSL_X509_get_issuer_name(x) : NULL, issuer, sizeof(issuer));
+	int der_len = 0;
+	const unsigned char *der = x ? wolfSSL_X509_get_der(x, &der_len) : NULL;
+	int bad = !preverify ? (err ? err : -1) : t->chain_error;
+	struct rw_tls_peer_cert pc = {
+		.der = der, .der_len = der_len > 0 ? (size_t)der_len : 0,
+		.subject = subject, .issuer = issuer,
+		.status = bad ? wolfSSL_X509_verify_cert_error_string(bad > 0 ? bad : 0) : "OK",
+		.accept = !bad,
+	};
+	if (!der || der_len <= 0) { /* called for an empty Certificate message */
+		pc.der = NULL;
+		pc.der_len = 0;
+		pc.status = "No client certificate";
+		pc.accept = false;
+		t->no_cert = true;
+	}
+	t->cert_decided = true;
+	return t->cbs->client_cert(t->cb_ctx, &pc) ? 1 : 0;
+}
+
+int rw__tls_ctx_set_client_auth(struct rw_tls_ctx *c, const char *ca_pem, const char *ca_file)
+{
+	if (ca_pem && *ca_pem &&
+	    wolfSSL_CTX_load_verify_buffer(c->ctx, (const unsigned char *)ca_pem, (long)strlen(ca_pem),
+	                                   WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
+		return -RW_ESSL_CHAIN_VERIFY;
+	if (ca_file && *ca_file && wolfSSL_CTX_load_verify_locations(c->ctx, ca_file, NULL) != WOLFSSL_SUCCESS)
+		return -RW_ESSL_CHAIN_VERIFY;
+	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, on_verify);
+	c->client_auth = true;
+	return 0;
 }
 
 int rw__tls_ctx_set_alpn(struct rw_tls_ctx *c, const char *list)
@@ -154,25 +238,6 @@ static int set_versions(WOLFSSL_CTX *ctx, int protocols)
 	if (!(protocols & RW_TLS_PROTO_TLS13))
 		wolfSSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
 	return 0;
-}
-
-/* "/CN=a/O=b" (wolfSSL's one-line form) -> "CN=a, O=b" (the documents' form). */
-static void subject_text(WOLFSSL_X509 *x, char *out, size_t len)
-{
-	char one[512];
-	out[0] = 0;
-	if (!x || !wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(x), one, sizeof(one)))
-		return;
-	size_t o = 0;
-	for (const char *p = one[0] == '/' ? one + 1 : one; *p && o + 3 < len; p++) {
-		if (*p == '/') {
-			out[o++] = ',';
-			out[o++] = ' ';
-		} else {
-			out[o++] = *p;
-		}
-	}
-	out[o] = 0;
 }
 
 static int load_cert(WOLFSSL_CTX *ctx, const struct rw_tls_cert *cert, char *subject, size_t subject_len)
@@ -252,6 +317,7 @@ int rw__tls_new(struct rw_tls **out, struct rw_tls_ctx *ctx, rw_tls_sink_fn sink
 	}
 	t->sink = sink;
 	t->sink_ctx = sink_ctx;
+	t->client_auth = ctx->client_auth;
 	wolfSSL_SetIOReadCtx(t->ssl, t);
 	wolfSSL_SetIOWriteCtx(t->ssl, t);
 	*out = t;
@@ -280,13 +346,25 @@ int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, const struct
 	t->in = data;
 	t->in_len = len;
 	t->in_off = 0;
+	t->cbs = cbs;
+	t->cb_ctx = ctx;
 	if (!t->open) {
 		int ret = wolfSSL_accept(t->ssl);
 		if (ret != WOLFSSL_SUCCESS) {
 			int err = wolfSSL_get_error(t->ssl, ret);
 			if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE)
 				return RW_TLS_HANDSHAKING;
-			return fail(t, RW_ESSL_HANDSHAKE, ret);
+			return fail(t, t->no_cert        ? RW_ESSL_NO_CLIENT_CERT
+			             : t->cert_decided ? RW_ESSL_CERT_VERIFY
+			                               : RW_ESSL_HANDSHAKE, ret);
+		}
+		/* Asked for a certificate and got none: the application decides. */
+		if (t->client_auth && !t->cert_decided && cbs->client_cert) {
+			struct rw_tls_peer_cert none = {NULL, 0, "", "", "No client certificate", false};
+			if (!cbs->client_cert(ctx, &none)) {
+				snprintf(t->error, sizeof(t->error), "%s", rw_strerror(RW_ESSL_NO_CLIENT_CERT));
+				return -RW_ESSL_NO_CLIENT_CERT;
+			}
 		}
 		t->open = 1;
 		cbs->opened(ctx);

@@ -15,6 +15,15 @@ struct rw_tls;
 
 /* Ciphertext for the peer. */
 typedef void (*rw_tls_sink_fn)(void *ctx, const uint8_t *data, size_t len);
+/* The client's certificate, for the application's decision. `accept` is the
+ * verification's verdict; the callback returns its own decision. */
+struct rw_tls_peer_cert {
+	const uint8_t *der; /* NULL when the client sent no certificate */
+	size_t der_len;
+	const char *subject, *issuer, *status; /* status: "OK" or why not */
+	bool accept;
+};
+
 /* What rw__tls_feed reports while it runs: `opened` once, when the handshake
  * completes (before any application data of the same feed); `plain` for the
  * decrypted bytes; a non-zero return from `plain` stops the feed (the rest
@@ -22,6 +31,9 @@ typedef void (*rw_tls_sink_fn)(void *ctx, const uint8_t *data, size_t len);
 struct rw_tls_cbs {
 	void (*opened)(void *ctx);
 	int (*plain)(void *ctx, const uint8_t *data, size_t len);
+	/* With client authentication on: once per handshake, with the client's
+	 * certificate (or none); returns true to go on, false to fail it. */
+	bool (*client_cert)(void *ctx, const struct rw_tls_peer_cert *cert);
 };
 
 /* SSLEnabledProtocols bits (the documents' values). */
@@ -67,6 +79,11 @@ void rw__tls_close_notify(struct rw_tls *t);
  * ALPN in the reply (the handshake goes on). NULL or "" turns ALPN off.
  * -RW_EBAD_VALUE for an empty or over-long (> 255) name. */
 int rw__tls_ctx_set_alpn(struct rw_tls_ctx *ctx, const char *list);
+
+/* Ask clients for a certificate and verify it against the CA certificates in
+ * ca_pem (PEM text, may be NULL) and ca_file (a PEM file, may be NULL).
+ * -RW_ESSL_CHAIN_VERIFY when the CA certificates cannot be loaded. */
+int rw__tls_ctx_set_client_auth(struct rw_tls_ctx *ctx, const char *ca_pem, const char *ca_file);
 
 const char *rw__tls_error_text(const struct rw_tls *t);
 const char *rw__tls_alpn(const struct rw_tls *t);        /* selected protocol or "" */

@@ -86,6 +86,21 @@ typedef struct {
 	const char *description;
 } rw_tcpserver_error;
 
+/* SSLClientAuthentication: with SSLAuthenticateClients, once per handshake,
+ * with the client's certificate (DER; NULL and 0 when it sent none), its
+ * subject and issuer, and `accept` preset to whether it verified against the
+ * CA certificates (status "OK" or the reason). The handler may change accept;
+ * false fails the handshake (Connected with 280/281, then Disconnected). */
+typedef struct {
+	rw_connid connection_id;
+	const uint8_t *cert_encoded;
+	size_t cert_encoded_len;
+	const char *cert_subject;
+	const char *cert_issuer;
+	const char *status;
+	bool accept; /* writable */
+} rw_tcpserver_ssl_client_authentication;
+
 typedef struct {
 	void (*connection_request)(rw_tcpserver *s, rw_tcpserver_connection_request *e, void *user);
 	void (*connected)(rw_tcpserver *s, const rw_tcpserver_connected *e, void *user);
@@ -93,6 +108,7 @@ typedef struct {
 	void (*disconnected)(rw_tcpserver *s, const rw_tcpserver_disconnected *e, void *user);
 	void (*ready_to_send)(rw_tcpserver *s, const rw_tcpserver_ready_to_send *e, void *user);
 	void (*error)(rw_tcpserver *s, const rw_tcpserver_error *e, void *user);
+	void (*ssl_client_authentication)(rw_tcpserver *s, rw_tcpserver_ssl_client_authentication *e, void *user);
 	/* Optional diagnostics at or below Config LogLevel (default RW_LOG_WARN). */
 	void (*log)(rw_tcpserver *s, int level, const char *message, void *user);
 } rw_tcpserver_events;
@@ -347,6 +363,8 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  DoEventsTimeout (1000 ms), LogLevel (2),
  *  DefaultConnectionTimeout (0 = 30 s): a TLS handshake that makes no progress
  *    for that long fails (Connected 10060, then Disconnected),
+ *  SSLClientCACerts (PEM text) and OpenSSLCAFile (a PEM file): the CA
+ *    certificates client certificates are verified against,
  *  SSLEnabledProtocols (15360 = TLS 1.2 | TLS 1.3; TLS 1.0/1.1 bits ->
  *    -RW_ENOT_SUPPORTED), SSLALPNProtocols ("" = off; "h2,http/1.1": the first
  *    one the client also offers is selected), RejectedConnectionCount (read-only),

@@ -50,6 +50,11 @@ RW_API int rw_tcpserver_set_ssl_cert_subject(rw_tcpserver *s, const char *subjec
 /* The selected certificate's subject after start_listening (or ""). */
 RW_API int rw_tcpserver_get_ssl_cert_subject(const rw_tcpserver *s, char *buf, size_t len);
 
+/* SSLAuthenticateClients (default false): ask each client for a certificate
+ * and fire SSLClientAuthentication (see the event). Fixed while listening. */
+RW_API bool rw_tcpserver_get_ssl_authenticate_clients(const rw_tcpserver *s);
+RW_API int rw_tcpserver_set_ssl_authenticate_clients(rw_tcpserver *s, bool on);
+
 /* Explicit mode: start the TLS handshake on a plaintext connection (the
  * client sends its ClientHello after whatever STARTTLS exchange the protocol
  * has). Connected fires again, with the handshake's result. -RW_EBAD_STATE if

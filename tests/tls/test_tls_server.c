@@ -435,3 +435,146 @@ Test(tls_server, session_resumption_with_openssl_s_client)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+/* ---- client certificates ---------------------------------------------- */
+
+static void make_client_certs(void)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+		"cd %s && "
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+		"  -out ca.pem -days 2 -subj '/CN=Test CA' && "
+		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key "
+		"  -out client.csr -subj '/CN=client one' && "
+		"openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+		"  -out client.pem && "
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout rogue.key "
+		"  -out rogue.pem -days 2 -subj '/CN=rogue' ) >/dev/null 2>&1", dir);
+	memmove(cmd + strlen(cmd) - strlen(" ) >/dev/null 2>&1"), " >/dev/null 2>&1", strlen(" >/dev/null 2>&1") + 1);
+	cr_assert_eq(system(cmd), 0, "openssl could not make the client certificates");
+}
+
+struct auth_seen {
+	int calls;
+	bool accept_in;
+	bool force;
+	char subject[128], issuer[128], status[128];
+	size_t der_len;
+};
+static struct auth_seen auth;
+
+static void on_client_auth(rw_tcpserver *s, rw_tcpserver_ssl_client_authentication *e, void *u)
+{
+	auth.calls++;
+	auth.accept_in = e->accept;
+	auth.der_len = e->cert_encoded_len;
+	snprintf(auth.subject, sizeof(auth.subject), "%s", e->cert_subject);
+	snprintf(auth.issuer, sizeof(auth.issuer), "%s", e->cert_issuer);
+	snprintf(auth.status, sizeof(auth.status), "%s", e->status);
+	if (auth.force)
+		e->accept = true;
+}
+
+static rw_tcpserver *auth_server(struct state *st)
+{
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	static const rw_tcpserver_events ev = {
+		.connected = on_connected, .disconnected = on_disconnected, .data_in = on_data,
+		.ssl_client_authentication = on_client_auth,
+	};
+	rw_tcpserver_set_events(s, &ev, st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	cr_assert_eq(rw_tcpserver_set_ssl_authenticate_clients(s, true), 0);
+	char setting[400];
+	snprintf(setting, sizeof(setting), "OpenSSLCAFile=%s/ca.pem", dir);
+	cr_assert_eq(rw_tcpserver_config(s, setting, NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	return s;
+}
+
+/* A python client presenting `which` (NULL: no certificate); prints "ok" after
+ * an echo, or the exception's class. */
+static int client_with_cert(rw_tcpserver *s, const char *which, char *out, size_t out_len)
+{
+	char script[2048];
+	char load[512] = "";
+	if (which)
+		snprintf(load, sizeof(load), "ctx.load_cert_chain('%s/%s.pem', '%s/%s.key')\n", dir, which, dir, which);
+	snprintf(script, sizeof(script),
+		"import socket, ssl, sys\n"
+		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		"ctx.verify_mode = ssl.CERT_NONE\n%s"
+		"try:\n"
+		"    s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
+		"    s.sendall(b'ping'); d = s.recv(4)\n"
+		"    print('ok' if d == b'ping' else 'closed')\n"
+		"except Exception as e:\n"
+		"    print(type(e).__name__)\n", load);
+	return run_python(s, script, out, out_len, 20);
+}
+
+Test(tls_server, client_certificate_trusted_is_accepted)
+{
+	make_cert();
+	make_client_certs();
+	memset(&auth, 0, sizeof(auth));
+	struct state st = {0};
+	rw_tcpserver *s = auth_server(&st);
+	char out[64];
+	cr_assert_eq(client_with_cert(s, "client", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "ok\n");
+	cr_assert_eq(auth.calls, 1);
+	cr_assert(auth.accept_in, "a certificate signed by the CA verifies (%s)", auth.status);
+	cr_assert_str_eq(auth.status, "OK");
+	cr_assert(strstr(auth.subject, "CN=client one") != NULL, "%s", auth.subject);
+	cr_assert(strstr(auth.issuer, "CN=Test CA") != NULL, "%s", auth.issuer);
+	cr_assert_gt(auth.der_len, 100);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+Test(tls_server, client_certificate_untrusted_rejected_unless_the_event_accepts)
+{
+	make_cert();
+	make_client_certs();
+	memset(&auth, 0, sizeof(auth));
+	struct state st = {0};
+	rw_tcpserver *s = auth_server(&st);
+	char out[64];
+	client_with_cert(s, "rogue", out, sizeof(out));
+	cr_assert_str_neq(out, "ok\n", "an untrusted certificate must not get through");
+	pump_until(s, &st.disconnected, 1, 5);
+	cr_assert_eq(auth.calls, 1);
+	cr_assert_not(auth.accept_in);
+	cr_assert_str_neq(auth.status, "OK");
+	cr_assert_neq(st.failed_status, 0, "Connected reports the failure");
+	/* The same certificate, accepted by the handler. */
+	auth.force = true;
+	cr_assert_eq(client_with_cert(s, "rogue", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "ok\n");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+Test(tls_server, client_without_certificate_is_rejected_by_default)
+{
+	make_cert();
+	make_client_certs();
+	memset(&auth, 0, sizeof(auth));
+	struct state st = {0};
+	rw_tcpserver *s = auth_server(&st);
+	char out[64];
+	client_with_cert(s, NULL, out, sizeof(out));
+	cr_assert_str_neq(out, "ok\n");
+	pump_until(s, &st.disconnected, 1, 5);
+	cr_assert_eq(auth.calls, 1);
+	cr_assert_eq(auth.der_len, 0);
+	cr_assert_str_eq(auth.status, "No client certificate");
+	cr_assert_eq(st.failed_status, RW_ESSL_NO_CLIENT_CERT);
+	rw_tcpserver_free(s);
+	drop_cert();
+}

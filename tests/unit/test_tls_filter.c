@@ -87,7 +87,7 @@ static void on_opened(void *ctx)
 	opened_count++;
 }
 
-static const struct rw_tls_cbs cbs = {on_opened, on_plain};
+static const struct rw_tls_cbs cbs = {.opened = on_opened, .plain = on_plain};
 
 static int ctx_new(struct rw_tls_ctx **out, const char *store, const char *subject, int protocols, char *subj)
 {
