@@ -163,31 +163,47 @@ static void ev_connected(rw_tcpserver *s, const rw_tcpserver_connected *e, void 
 		r->on_connected(r, s, e);
 }
 
+/* One echo send attempt (shared by the first send and the resends): true when
+ * all len bytes went out; on -RW_EWOULDBLOCK counts it and sets *took to the
+ * bytes the library kept (BytesSent, checked <= len); on any other failure
+ * records the first echo error (what names the attempt) and sets *took = -1. */
+static bool echo_send(rwt_rec *r, rw_tcpserver *s, rwt_conn *c, const uint8_t *p, size_t len,
+                      const char *what, int64_t *took)
+{
+	*took = -1;
+	int rc = rw_tcpserver_send(s, c->id, p, len);
+	if (rc == 0)
+		return true;
+	if (rc != -RW_EWOULDBLOCK) {
+		if (!r->echo_error[0])
+			snprintf(r->echo_error, sizeof(r->echo_error), "%s on %lld: %d (%s)", what,
+			         (long long)c->id, rc, rw_strerror(rc));
+		return false;
+	}
+	c->echo_wouldblock++;
+	int64_t t = rw_tcpserver_get_bytes_sent(s, c->id);
+	if (t < 0 || (size_t)t > len) {
+		if (!r->echo_error[0])
+			snprintf(r->echo_error, sizeof(r->echo_error), "BytesSent %lld after WOULDBLOCK on %zu bytes",
+			         (long long)t, len);
+		return false;
+	}
+	*took = t;
+	return false;
+}
+
 static void echo_flush(rwt_rec *r, rw_tcpserver *s, rwt_conn *c)
 {
 	while (c->pending_off < c->pending_len) {
 		size_t left = c->pending_len - c->pending_off;
-		int rc = rw_tcpserver_send(s, c->id, c->pending + c->pending_off, left);
-		if (rc == 0) {
+		int64_t took;
+		if (echo_send(r, s, c, c->pending + c->pending_off, left, "resend", &took)) {
 			c->pending_off = c->pending_len;
 			break;
 		}
-		if (rc != -RW_EWOULDBLOCK) {
-			if (!r->echo_error[0])
-				snprintf(r->echo_error, sizeof(r->echo_error), "resend on %lld: %d (%s)",
-				         (long long)c->id, rc, rw_strerror(rc));
-			return;
-		}
-		c->echo_wouldblock++;
-		int64_t took = rw_tcpserver_get_bytes_sent(s, c->id);
-		if (took < 0 || (size_t)took > left) {
-			if (!r->echo_error[0])
-				snprintf(r->echo_error, sizeof(r->echo_error),
-				         "BytesSent %lld after WOULDBLOCK on %zu bytes", (long long)took, left);
-			return;
-		}
-		c->pending_off += (size_t)took;
-		return; /* wait for ReadyToSend */
+		if (took >= 0)
+			c->pending_off += (size_t)took;
+		return; /* error recorded, or wait for ReadyToSend */
 	}
 	free(c->pending);
 	c->pending = NULL;
@@ -203,23 +219,9 @@ static void echo_data(rwt_rec *r, rw_tcpserver *s, rwt_conn *c, const rw_tcpserv
 		c->pending_len += e->text_len;
 		return;
 	}
-	int rc = rw_tcpserver_send(s, e->connection_id, e->text, e->text_len);
-	if (rc == 0)
+	int64_t took;
+	if (echo_send(r, s, c, (const uint8_t *)e->text, e->text_len, "send", &took) || took < 0)
 		return;
-	if (rc != -RW_EWOULDBLOCK) {
-		if (!r->echo_error[0])
-			snprintf(r->echo_error, sizeof(r->echo_error), "send on %lld: %d (%s)",
-			         (long long)e->connection_id, rc, rw_strerror(rc));
-		return;
-	}
-	c->echo_wouldblock++;
-	int64_t took = rw_tcpserver_get_bytes_sent(s, e->connection_id);
-	if (took < 0 || (size_t)took > e->text_len) {
-		if (!r->echo_error[0])
-			snprintf(r->echo_error, sizeof(r->echo_error), "BytesSent %lld after WOULDBLOCK on %zu bytes",
-			         (long long)took, e->text_len);
-		return;
-	}
 	size_t rest = e->text_len - (size_t)took;
 	c->pending = malloc(rest ? rest : 1);
 	memcpy(c->pending, e->text + took, rest);
@@ -228,16 +230,24 @@ static void echo_data(rwt_rec *r, rw_tcpserver *s, rwt_conn *c, const rw_tcpserv
 	rw_tcpserver_pause_data(s, e->connection_id);
 }
 
+/* The connection an event (named ev) is for, or NULL; records a contract
+ * violation when the id never got Connected or already got Disconnected. */
+static rwt_conn *live_conn(rwt_rec *r, rw_connid id, const char *ev)
+{
+	rwt_conn *c = tab_find(r, id, false);
+	if (!c)
+		violation(r, "%s for id %lld that never got Connected", ev, (long long)id);
+	else if (c->state == 3)
+		violation(r, "%s for id %lld after its Disconnected", ev, (long long)id);
+	return c;
+}
+
 static void ev_data(rw_tcpserver *s, const rw_tcpserver_data_in *e, void *u)
 {
 	rwt_rec *r = u;
-	rwt_conn *c = tab_find(r, e->connection_id, false);
-	if (!c)
-		violation(r, "DataIn for id %lld that never got Connected", (long long)e->connection_id);
-	else if (c->state == 1)
+	rwt_conn *c = live_conn(r, e->connection_id, "DataIn");
+	if (c && c->state == 1)
 		violation(r, "DataIn for id %lld before its ReadyToSend", (long long)e->connection_id);
-	else if (c->state == 3)
-		violation(r, "DataIn for id %lld after its Disconnected", (long long)e->connection_id);
 	rwt_event *ev = push(r, RWT_DATA, e->connection_id);
 	ev->eol = e->eol;
 	ev->len = e->text_len;
@@ -261,11 +271,7 @@ static void ev_data(rw_tcpserver *s, const rw_tcpserver_data_in *e, void *u)
 static void ev_ready(rw_tcpserver *s, const rw_tcpserver_ready_to_send *e, void *u)
 {
 	rwt_rec *r = u;
-	rwt_conn *c = tab_find(r, e->connection_id, false);
-	if (!c)
-		violation(r, "ReadyToSend for id %lld that never got Connected", (long long)e->connection_id);
-	else if (c->state == 3)
-		violation(r, "ReadyToSend for id %lld after its Disconnected", (long long)e->connection_id);
+	rwt_conn *c = live_conn(r, e->connection_id, "ReadyToSend");
 	push(r, RWT_READY, e->connection_id);
 	r->ready++;
 	if (c) {
@@ -418,6 +424,31 @@ int rwt_server_start(rw_tcpserver *s)
 	return port;
 }
 
+void rwt_server_end(rw_tcpserver *s, rwt_rec *rec)
+{
+	RWT_ASSERT_CLEAN(rec);
+	rw_tcpserver_free(s);
+	rwt_rec_free(rec);
+}
+
+int rwt_connect_ready(rw_tcpserver *s, rwt_rec *rec, int port, int io_timeout_ms, int rcvbuf, rw_connid *id)
+{
+	int want = rec->ready + 1;
+	int fd = rwt_connect_opts("127.0.0.1", port, io_timeout_ms, rcvbuf, NULL);
+	cr_assert(fd >= 0, "connect to port %d: %s", port, strerror(-fd));
+	pump_until_ge(s, &rec->ready, want, 5000);
+	*id = rec->order[rec->order_n - 1];
+	return fd;
+}
+
+void rwt_close_all_end(rw_tcpserver *s, rwt_rec *rec, const int *fds, size_t n, int want_disc)
+{
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	pump_until_ge(s, &rec->disconnected, want_disc, 5000);
+	rwt_server_end(s, rec);
+}
+
 void rwt_config(rw_tcpserver *s, const char *setting)
 {
 	int rc = rw_tcpserver_config(s, setting, NULL, 0);
@@ -433,7 +464,21 @@ const char *rwt_config_get(rw_tcpserver *s, const char *name)
 	return buf;
 }
 
-bool rwt_pump_until(rw_tcpserver *s, rwt_pred pred, void *ctx, int timeout_ms)
+/* One turn of a server or of a shared loop, for wait_until. */
+static int turn_server(void *s)
+{
+	return rw_tcpserver_do_events(s);
+}
+
+static int turn_loop(void *l)
+{
+	return rw_loop_do_events(l, 50);
+}
+
+/* The bounded wait behind both pump_until variants: check pred, give up once
+ * timeout_ms has passed, else turn once (asserting the turn did not fail). */
+static bool wait_until(int (*turn)(void *), void *obj, const char *what, rwt_pred pred, void *ctx,
+                       int timeout_ms)
 {
 	double end = rwt_now_ms() + timeout_ms;
 	for (;;) {
@@ -441,22 +486,19 @@ bool rwt_pump_until(rw_tcpserver *s, rwt_pred pred, void *ctx, int timeout_ms)
 			return true;
 		if (rwt_now_ms() > end)
 			return false;
-		int rc = rw_tcpserver_do_events(s);
-		cr_assert(rc >= 0, "do_events: %d (%s)", rc, rw_strerror(rc));
+		int rc = turn(obj);
+		cr_assert(rc >= 0, "%s: %d (%s)", what, rc, rw_strerror(rc));
 	}
+}
+
+bool rwt_pump_until(rw_tcpserver *s, rwt_pred pred, void *ctx, int timeout_ms)
+{
+	return wait_until(turn_server, s, "do_events", pred, ctx, timeout_ms);
 }
 
 bool rwt_loop_pump_until(rw_loop *l, rwt_pred pred, void *ctx, int timeout_ms)
 {
-	double end = rwt_now_ms() + timeout_ms;
-	for (;;) {
-		if (pred(ctx))
-			return true;
-		if (rwt_now_ms() > end)
-			return false;
-		int rc = rw_loop_do_events(l, 50);
-		cr_assert(rc >= 0, "rw_loop_do_events: %d (%s)", rc, rw_strerror(rc));
-	}
+	return wait_until(turn_loop, l, "rw_loop_do_events", pred, ctx, timeout_ms);
 }
 
 static bool never(void *ctx)
@@ -510,6 +552,21 @@ void rwt_fail(rwt_thread *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(t->err, sizeof(t->err), fmt, ap);
 	va_end(ap);
+}
+
+void rwt_pinger_thread(rwt_thread *t)
+{
+	rwt_pinger *p = t->arg;
+	for (int i = 0; i < p->max_pings && !atomic_load(&p->until->flag); i++) {
+		char msg[32], back[32];
+		int n = snprintf(msg, sizeof(msg), "ping-%06d", i);
+		int rc = rwt_exchange(p->fd, msg, (size_t)n, back, (size_t)n, 10000);
+		if (rc < 0 || memcmp(msg, back, (size_t)n) != 0) {
+			rwt_fail(t, "ping %d: %s", i, rc < 0 ? strerror(-rc) : "echo differs");
+			return;
+		}
+		p->pings++;
+	}
 }
 
 bool rwt_thread_done(void *t)
@@ -923,6 +980,15 @@ bool rwt_proc_done(void *arg)
 	if (p->exited)
 		proc_drain(p);
 	return p->exited && p->out_fd < 0;
+}
+
+void rwt_python_client(rw_tcpserver *s, rwt_proc *p, const char *script, int port, int timeout_ms)
+{
+	char ports[16];
+	snprintf(ports, sizeof(ports), "%d", port);
+	const char *args[] = {ports, NULL};
+	cr_assert_eq(rwt_python(p, script, args), 0);
+	rwt_proc_finish(s, p, timeout_ms);
 }
 
 void rwt_proc_kill(rwt_proc *p)

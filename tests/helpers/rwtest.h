@@ -131,6 +131,9 @@ const char *rwt_first_error(const rwt_rec *r);
 rw_tcpserver *rwt_server_new(rwt_rec *rec);
 /* start_listening (asserted) and return the bound port */
 int rwt_server_start(rw_tcpserver *s);
+/* End of a test: assert the recorder saw no contract violation, echo error or
+ * Error event (RWT_ASSERT_CLEAN), then free the server and the recorder. */
+void rwt_server_end(rw_tcpserver *s, rwt_rec *rec);
 /* Config "Name=Value", asserted to return 0 */
 void rwt_config(rw_tcpserver *s, const char *setting);
 /* Config "Name": the value (static buffer, overwritten by the next call) */
@@ -206,6 +209,17 @@ bool rwt_thread_wait_go(rwt_thread *t, int timeout_ms);
 		cr_assert((t)->err[0] == 0, "client thread: %s", (t)->err);               \
 	} while (0)
 
+/* A pinger client (thread body rwt_pinger_thread, arg a rwt_pinger): echo
+ * round trips "ping-NNNNNN" on fd until `until`'s flag is set (or max_pings),
+ * to show that another connection keeps being served meanwhile. */
+typedef struct {
+	int fd;
+	rwt_thread *until;
+	int max_pings;
+	int pings; /* round trips done */
+} rwt_pinger;
+void rwt_pinger_thread(rwt_thread *t);
+
 /* ---- client sockets ------------------------------------------------------- */
 
 /* A blocking TCP client (SOCK_CLOEXEC) with SO_RCVTIMEO/SO_SNDTIMEO of
@@ -228,6 +242,13 @@ int rwt_sock_port(int fd, bool peer, char *addr, size_t addr_len);
 int rwt_exchange(int fd, const void *out, size_t out_len, void *in, size_t in_len, int timeout_ms);
 
 /* Main-thread client helpers (they turn the server while waiting). */
+/* Connect a client (rwt_connect_opts, rcvbuf 0 = default) and pump until the
+ * recorder counts one more ReadyToSend; returns the fd and sets *id to the
+ * newest connection's id. The usual "connect and wait until usable" step. */
+int rwt_connect_ready(rw_tcpserver *s, rwt_rec *rec, int port, int io_timeout_ms, int rcvbuf, rw_connid *id);
+/* Close the n client fds, pump until the recorder counts want_disc
+ * Disconnected events in all, then rwt_server_end: the usual test ending. */
+void rwt_close_all_end(rw_tcpserver *s, rwt_rec *rec, const int *fds, size_t n, int want_disc);
 /* read exactly n bytes, pumping; returns the count (less on EOF/timeout) */
 size_t rwt_pump_recv(rw_tcpserver *s, int fd, void *buf, size_t n, int timeout_ms);
 /* wait for EOF or reset, pumping: 0 = EOF, -ECONNRESET, -ETIMEDOUT, 1 = data */
@@ -262,6 +283,10 @@ int rwt_python(rwt_proc *p, const char *script, const char *const *args);
 /* drain output; reap; true once exited and output at EOF (a rwt_pred) */
 bool rwt_proc_done(void *p);
 void rwt_proc_kill(rwt_proc *p);
+/* Run `python3 -c script PORT` (a client of the server on port) to the end
+ * while turning s; asserts it started and ended within timeout_ms. The exit
+ * code and output are left in *p for the test to check; rwt_proc_free it. */
+void rwt_python_client(rw_tcpserver *s, rwt_proc *p, const char *script, int port, int timeout_ms);
 void rwt_proc_free(rwt_proc *p);
 
 #define rwt_proc_finish(s, p, ms)                                                     \

@@ -43,19 +43,49 @@ static void srv_start(struct server1 *v, bool echo)
 
 static int srv_connect(struct server1 *v, rw_connid *id)
 {
-	int want = v->rec.ready + 1;
-	int fd = rwt_connect("127.0.0.1", v->port, 10000);
-	cr_assert(fd >= 0, "connect: %s", strerror(-fd));
-	pump_until_ge(v->s, &v->rec.ready, want, 5000);
-	*id = v->rec.order[v->rec.order_n - 1];
+	return rwt_connect_ready(v->s, &v->rec, v->port, 10000, 0, id);
+}
+
+/* Connect a client with a small SO_RCVBUF (so server sends back up) as the first
+ * connection and wait for its ReadyToSend; returns the fd, *id is set. */
+static int srv_connect_rcvbuf(struct server1 *v, int rcvbuf, rw_connid *id)
+{
+	return rwt_connect_ready(v->s, &v->rec, v->port, 10000, rcvbuf, id);
+}
+
+/* Wait for the first Disconnected, let late events arrive for settle_ms, and
+ * check that id got exactly one Disconnected (never a second one). */
+static void srv_expect_one_disconnected(struct server1 *v, rw_connid id, int settle_ms)
+{
+	pump_until_ge(v->s, &v->rec.disconnected, 1, 5000);
+	rwt_pump_for(v->s, settle_ms);
+	cr_expect_eq(rwt_ev_count(&v->rec, id, RWT_DISCONNECTED), 1);
+}
+
+/* After an abnormal end the (echo) server must keep serving: a new client's
+ * echo works and its close is the want_disc-th Disconnected. */
+static void srv_expect_still_serving(struct server1 *v, int want_disc)
+{
+	rw_connid id2;
+	int fd2 = srv_connect(v, &id2);
+	cr_expect(rwt_pump_echo(v->s, fd2, "second", 6, 5000));
+	close(fd2);
+	pump_until_ge(v->s, &v->rec.disconnected, want_disc, 5000);
+}
+
+/* A started echo server with one client whose echo of "abc" already worked. */
+static int srv_echo_client(struct server1 *v, rw_connid *id)
+{
+	srv_start(v, true);
+	v->port = rwt_server_start(v->s);
+	int fd = srv_connect(v, id);
+	cr_expect(rwt_pump_echo(v->s, fd, "abc", 3, 5000));
 	return fd;
 }
 
 static void srv_end(struct server1 *v)
 {
-	RWT_ASSERT_CLEAN(&v->rec);
-	rw_tcpserver_free(v->s);
-	rwt_rec_free(&v->rec);
+	rwt_server_end(v->s, &v->rec);
 }
 
 static void do_disconnect_test(bool via_property)
@@ -82,9 +112,7 @@ static void do_disconnect_test(bool via_property)
 	cr_expect_eq(memcmp(b, "bye", 3), 0);
 	int end = rwt_pump_recv_end(v.s, fd, 5000);
 	cr_expect_eq(end, 0, "the client sees EOF after Disconnect, got %d", end);
-	pump_until_ge(v.s, &v.rec.disconnected, 1, 5000);
-	rwt_pump_for(v.s, 150);
-	cr_expect_eq(rwt_ev_count(&v.rec, id, RWT_DISCONNECTED), 1);
+	srv_expect_one_disconnected(&v, id, 150);
 	const rwt_event *d = rwt_ev_nth(&v.rec, id, RWT_DISCONNECTED, 0);
 	cr_expect_eq(d->status, 0);
 	cr_expect_str_eq(d->desc, "OK");
@@ -104,6 +132,16 @@ Test(close, connected_false_is_disconnect)
 	do_disconnect_test(true);
 }
 
+/* The client receives exactly `words` (a 9-byte line sent before a Disconnect)
+ * and then a clean EOF. */
+static void expect_last_words(struct server1 *v, int fd, const char words[9])
+{
+	char b[9];
+	cr_expect_eq(rwt_pump_recv(v->s, fd, b, 9, 5000), 9);
+	cr_expect_eq(memcmp(b, words, 9), 0);
+	cr_expect_eq(rwt_pump_recv_end(v->s, fd, 5000), 0);
+}
+
 /* Disconnect from inside the connection's own DataIn. */
 static void disconnect_in_data(rwt_rec *r, rw_tcpserver *s, const rw_tcpserver_data_in *e)
 {
@@ -120,13 +158,8 @@ Test(close, disconnect_inside_data_in)
 	rw_connid id;
 	int fd = srv_connect(&v, &id);
 	cr_assert_eq(rwt_send_all(fd, "quit\n", 5), 0);
-	char b[9];
-	cr_expect_eq(rwt_pump_recv(v.s, fd, b, 9, 5000), 9);
-	cr_expect_eq(memcmp(b, "closing\r\n", 9), 0);
-	cr_expect_eq(rwt_pump_recv_end(v.s, fd, 5000), 0);
-	pump_until_ge(v.s, &v.rec.disconnected, 1, 5000);
-	rwt_pump_for(v.s, 100);
-	cr_expect_eq(rwt_ev_count(&v.rec, id, RWT_DISCONNECTED), 1);
+	expect_last_words(&v, fd, "closing\r\n");
+	srv_expect_one_disconnected(&v, id, 100);
 	close(fd);
 	srv_end(&v);
 }
@@ -134,15 +167,10 @@ Test(close, disconnect_inside_data_in)
 Test(close, client_close_gives_disconnected_ok)
 {
 	struct server1 v;
-	srv_start(&v, true);
-	v.port = rwt_server_start(v.s);
 	rw_connid id;
-	int fd = srv_connect(&v, &id);
-	cr_expect(rwt_pump_echo(v.s, fd, "abc", 3, 5000));
+	int fd = srv_echo_client(&v, &id);
 	close(fd);
-	pump_until_ge(v.s, &v.rec.disconnected, 1, 5000);
-	rwt_pump_for(v.s, 100);
-	cr_expect_eq(rwt_ev_count(&v.rec, id, RWT_DISCONNECTED), 1);
+	srv_expect_one_disconnected(&v, id, 100);
 	const rwt_event *d = rwt_ev_nth(&v.rec, id, RWT_DISCONNECTED, 0);
 	cr_expect_eq(d->status, 0);
 	cr_expect_str_eq(d->desc, "OK");
@@ -153,15 +181,10 @@ Test(close, client_close_gives_disconnected_ok)
 Test(close, client_reset_gives_one_disconnected)
 {
 	struct server1 v;
-	srv_start(&v, true);
-	v.port = rwt_server_start(v.s);
 	rw_connid id;
-	int fd = srv_connect(&v, &id);
-	cr_expect(rwt_pump_echo(v.s, fd, "abc", 3, 5000));
+	int fd = srv_echo_client(&v, &id);
 	rwt_close_rst(fd);
-	pump_until_ge(v.s, &v.rec.disconnected, 1, 5000);
-	rwt_pump_for(v.s, 150);
-	cr_expect_eq(rwt_ev_count(&v.rec, id, RWT_DISCONNECTED), 1);
+	srv_expect_one_disconnected(&v, id, 150);
 	int st = rwt_ev_nth(&v.rec, id, RWT_DISCONNECTED, 0)->status;
 	cr_expect(st == RW_ECONNRESET || st == 0, "Disconnected status after a reset: %d", st);
 	cr_log_info("reset status: %d", st);
@@ -177,10 +200,8 @@ Test(close, client_reset_during_large_send)
 	srv_start(&v, true);
 	rwt_config(v.s, "SendQueueLimit=16777216");
 	v.port = rwt_server_start(v.s);
-	int fd = rwt_connect_opts("127.0.0.1", v.port, 10000, 16384, NULL);
-	cr_assert(fd >= 0);
-	pump_until_ge(v.s, &v.rec.ready, 1, 5000);
-	rw_connid id = rwt_id(&v.rec, 0);
+	rw_connid id;
+	int fd = srv_connect_rcvbuf(&v, 16384, &id);
 	size_t n = 8u << 20;
 	uint8_t *data = rwt_random(n, 5);
 	cr_assert_eq(rw_tcpserver_send(v.s, id, data, n), 0, "8 MiB fit a 16 MiB queue");
@@ -188,16 +209,10 @@ Test(close, client_reset_during_large_send)
 	char b[1000];
 	cr_expect_eq(recv(fd, b, sizeof(b), 0), (ssize_t)sizeof(b), "the server was sending");
 	rwt_close_rst(fd);
-	pump_until_ge(v.s, &v.rec.disconnected, 1, 5000);
-	rwt_pump_for(v.s, 150);
-	cr_expect_eq(rwt_ev_count(&v.rec, id, RWT_DISCONNECTED), 1);
+	srv_expect_one_disconnected(&v, id, 150);
 	cr_log_info("status after reset mid-send: %d", rwt_ev_nth(&v.rec, id, RWT_DISCONNECTED, 0)->status);
 	/* the server keeps serving */
-	rw_connid id2;
-	int fd2 = srv_connect(&v, &id2);
-	cr_expect(rwt_pump_echo(v.s, fd2, "second", 6, 5000));
-	close(fd2);
-	pump_until_ge(v.s, &v.rec.disconnected, 2, 5000);
+	srv_expect_still_serving(&v, 2);
 	free(data);
 	srv_end(&v);
 }
@@ -217,10 +232,8 @@ Test(close, client_reset_during_blocking_send)
 	struct server1 v;
 	srv_start(&v, true);
 	v.port = rwt_server_start(v.s);
-	int fd = rwt_connect_opts("127.0.0.1", v.port, 10000, 16384, NULL);
-	cr_assert(fd >= 0);
-	pump_until_ge(v.s, &v.rec.ready, 1, 5000);
-	rw_connid id = rwt_id(&v.rec, 0);
+	rw_connid id;
+	int fd = srv_connect_rcvbuf(&v, 16384, &id);
 	cr_assert_eq(rw_tcpserver_set_timeout(v.s, id, 10), 0);
 	size_t n = 8u << 20;
 	uint8_t *data = rwt_random(n, 6);
@@ -233,14 +246,8 @@ Test(close, client_reset_during_blocking_send)
 	cr_expect(dt < 9000, "the failure took %.0f ms (not detected before Timeout)", dt);
 	cr_log_info("blocking send to reset peer: %d (%s) after %.0f ms", rc, rw_strerror(rc), dt);
 	rwt_thread_finish(v.s, &t, 5000);
-	pump_until_ge(v.s, &v.rec.disconnected, 1, 5000);
-	rwt_pump_for(v.s, 150);
-	cr_expect_eq(rwt_ev_count(&v.rec, id, RWT_DISCONNECTED), 1);
-	rw_connid id2;
-	int fd2 = srv_connect(&v, &id2);
-	cr_expect(rwt_pump_echo(v.s, fd2, "second", 6, 5000));
-	close(fd2);
-	pump_until_ge(v.s, &v.rec.disconnected, 2, 5000);
+	srv_expect_one_disconnected(&v, id, 150);
+	srv_expect_still_serving(&v, 2);
 	free(data);
 	srv_end(&v);
 }
@@ -399,10 +406,8 @@ Test(close, linger_true_delivers_queued_data_before_eof)
 	srv_start(&v, false);
 	rwt_config(v.s, "SendQueueLimit=4194304");
 	v.port = rwt_server_start(v.s);
-	int fd = rwt_connect_opts("127.0.0.1", v.port, 10000, 32768, NULL);
-	cr_assert(fd >= 0);
-	pump_until_ge(v.s, &v.rec.ready, 1, 5000);
-	rw_connid id = rwt_id(&v.rec, 0);
+	rw_connid id;
+	int fd = srv_connect_rcvbuf(&v, 32768, &id);
 	size_t n = 2u << 20;
 	uint8_t *data = malloc(n);
 	rwt_pattern(33, 0, data, n);
@@ -588,10 +593,7 @@ Test(close, disconnect_inside_connected)
 	v.port = rwt_server_start(v.s);
 	int fd = rwt_connect("127.0.0.1", v.port, 5000);
 	cr_assert(fd >= 0);
-	char b[9];
-	cr_expect_eq(rwt_pump_recv(v.s, fd, b, 9, 5000), 9);
-	cr_expect_eq(memcmp(b, "go away\r\n", 9), 0);
-	cr_expect_eq(rwt_pump_recv_end(v.s, fd, 5000), 0);
+	expect_last_words(&v, fd, "go away\r\n");
 	pump_until_ge(v.s, &v.rec.disconnected, 1, 5000);
 	rwt_pump_for(v.s, 100);
 	rw_connid id = rwt_id(&v.rec, 0);

@@ -66,9 +66,7 @@ Test(conn, order_request_connected_ready_before_data)
 	cr_expect_eq(last->status, 0);
 	cr_expect_str_eq(last->desc, "OK");
 	cr_expect_eq(rw_tcpserver_get_connection_count(s), 0);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_server_end(s, &rec);
 }
 
 /* The same order seen with a python3 client that sends at once and closes. */
@@ -78,8 +76,6 @@ Test(conn, order_with_python_client)
 	rwt_rec_init(&rec);
 	rw_tcpserver *s = rwt_server_new(&rec);
 	int port = rwt_server_start(s);
-	char ports[16];
-	snprintf(ports, sizeof(ports), "%d", port);
 	rwt_proc p;
 	const char *script =
 		"import socket,sys\n"
@@ -88,9 +84,7 @@ Test(conn, order_with_python_client)
 		"c.shutdown(socket.SHUT_WR)\n"
 		"while c.recv(4096): pass\n"
 		"print('port',c.getsockname()[1])\n";
-	const char *args[] = {ports, NULL};
-	cr_assert_eq(rwt_python(&p, script, args), 0);
-	rwt_proc_finish(s, &p, 20000);
+	rwt_python_client(s, &p, script, port, 20000);
 	cr_assert_eq(p.exit_code, 0, "python: %s", p.out);
 	pump_until_ge(s, &rec.disconnected, 1, 5000);
 	RWT_ASSERT_CLEAN(&rec);
@@ -258,11 +252,7 @@ Test(conn, connection_request_refused)
 	pump_until_ge(s, &rec.connected, 1, 5000);
 	rec.echo = true;
 	cr_expect(rwt_pump_echo(s, fd, "x", 1, 5000), "the server still serves after a refusal");
-	close(fd);
-	pump_until_ge(s, &rec.disconnected, 1, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, &fd, 1, 1);
 }
 
 Test(conn, blocked_clients_sets_accept_false)
@@ -293,12 +283,7 @@ Test(conn, blocked_clients_sets_accept_false)
 	pump_until_ge(s, &rec.connected, 2, 5000);
 	cr_expect_eq(rwt_ev_nth(&rec, -1, RWT_REQUEST, 2)->accept_initial, true);
 	cr_expect_str_eq(rwt_ev_nth(&rec, -1, RWT_REQUEST, 2)->addr, "127.0.0.9");
-	close(fd);
-	close(fd2);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){fd, fd2}, 2, 2);
 }
 
 Test(conn, allowed_clients_not_matching_loopback)
@@ -310,9 +295,7 @@ Test(conn, allowed_clients_not_matching_loopback)
 	int port = rwt_server_start(s);
 	expect_refused(s, &rec, port, 1);
 	cr_expect_eq(rec.ev[0].accept_initial, false, "AllowedClients=10.* refuses loopback");
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_server_end(s, &rec);
 }
 
 static void allowed_accepts(const char *list)
@@ -329,11 +312,7 @@ static void allowed_accepts(const char *list)
 	pump_until_ge(s, &rec.connected, 1, 5000);
 	cr_expect_eq(rec.ev[0].type, RWT_REQUEST);
 	cr_expect_eq(rec.ev[0].accept_initial, true, "%s should accept 127.0.0.1", list);
-	close(fd);
-	pump_until_ge(s, &rec.disconnected, 1, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, &fd, 1, 1);
 }
 
 Test(conn, allowed_clients_glob_matches_loopback)
@@ -398,7 +377,5 @@ Test(conn, max_connections_limit)
 		close(fd[i]);
 	close(fd[N + 1]);
 	pump_until_ge(s, &rec.disconnected, N + 1, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_server_end(s, &rec);
 }

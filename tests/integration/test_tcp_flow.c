@@ -65,20 +65,15 @@ Test(flow, pause_holds_data_process_delivers_in_order)
 	rw_tcpserver *s = rwt_server_new(&rec);
 	int port = rwt_server_start(s);
 
-	int fa = rwt_connect("127.0.0.1", port, 20000);
-	cr_assert(fa >= 0);
-	pump_until_ge(s, &rec.ready, 1, 5000);
-	rw_connid a = rwt_id(&rec, 0);
+	rw_connid a;
+	int fa = rwt_connect_ready(s, &rec, port, 20000, 0, &a);
 	cr_expect_eq(rw_tcpserver_get_accept_data(s, a), 1);
 	cr_assert_eq(rw_tcpserver_pause_data(s, a), 0);
 	cr_expect_eq(rw_tcpserver_get_accept_data(s, a), 0, "AcceptData reads 0 while paused");
 	cr_expect_eq(rw_tcpserver_pause_data(s, a), 0, "PauseData is idempotent");
 	cr_expect_eq(rw_tcpserver_get_accept_data(s, a), 0);
 
-	int fb = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(fb >= 0);
-	pump_until_ge(s, &rec.ready, 2, 5000);
-	pc.echo_id = rwt_id(&rec, 1);
+	int fb = rwt_connect_ready(s, &rec, port, 5000, 0, &pc.echo_id);
 
 	size_t len = 1u << 20;
 	uint8_t *data = rwt_random(len, 21);
@@ -106,12 +101,7 @@ Test(flow, pause_holds_data_process_delivers_in_order)
 	cr_expect_eq(memcmp(all, data, len), 0, "withheld data delivered out of order or altered");
 	free(all);
 	free(data);
-	close(fa);
-	close(fb);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){fa, fb}, 2, 2);
 }
 
 /* PauseData inside DataIn stops the next lines of the same buffer at once. */
@@ -131,10 +121,8 @@ Test(flow, pause_inside_data_in_between_lines)
 	rw_tcpserver *s = rwt_server_new(&rec);
 	cr_assert_eq(rw_tcpserver_set_default_eol(s, "\n", 1), 0);
 	int port = rwt_server_start(s);
-	int fd = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(fd >= 0);
-	pump_until_ge(s, &rec.ready, 1, 5000);
-	rw_connid id = rwt_id(&rec, 0);
+	rw_connid id;
+	int fd = rwt_connect_ready(s, &rec, port, 5000, 0, &id);
 	cr_assert_eq(rwt_send_all(fd, "1\n2\n3\n", 6), 0);
 	pump_until_ge(s, &rec.data_events, 1, 5000);
 	rwt_pump_for(s, 200);
@@ -146,11 +134,7 @@ Test(flow, pause_inside_data_in_between_lines)
 		char want = (char)('1' + i);
 		cr_expect(e->len == 1 && e->data[0] == want && e->eol, "line %d: [%s]", i, rwt_hex(e->data, e->len));
 	}
-	close(fd);
-	pump_until_ge(s, &rec.disconnected, 1, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, &fd, 1, 1);
 }
 
 /* ---- asynchronous backpressure ------------------------------------------------------- */
@@ -270,10 +254,7 @@ Test(flow, async_backpressure_wouldblock_ready_to_send_exact_stream)
 	rwt_config(s, "SendQueueLimit=65536");
 	rwt_config(s, "OutBufferSize=16384");
 	int port = rwt_server_start(s);
-	int fd = rwt_connect_opts("127.0.0.1", port, 20000, 16384, NULL);
-	cr_assert(fd >= 0);
-	pump_until_ge(s, &rec.ready, 1, 5000);
-	b.id = rwt_id(&rec, 0);
+	int fd = rwt_connect_ready(s, &rec, port, 20000, 16384, &b.id);
 	b.stream = malloc(TOTAL);
 	rwt_pattern(SEED, 0, b.stream, TOTAL);
 	cr_expect_eq(rw_tcpserver_get_ready_to_send(s, b.id), 1);
@@ -306,10 +287,8 @@ Test(flow, async_backpressure_wouldblock_ready_to_send_exact_stream)
 	cr_expect_eq(rd.got, TOTAL);
 	close(fd);
 	pump_until_ge(s, &rec.disconnected, 1, 5000);
-	RWT_ASSERT_CLEAN(&rec);
 	free(b.stream);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_server_end(s, &rec);
 }
 
 /* A send with zero bytes taken: ReadyToSend still fires once the queue
@@ -322,10 +301,8 @@ Test(flow, send_line_all_or_nothing_under_backpressure)
 	rwt_config(s, "SendQueueLimit=65536");
 	rwt_config(s, "OutBufferSize=16384");
 	int port = rwt_server_start(s);
-	int fd = rwt_connect_opts("127.0.0.1", port, 20000, 16384, NULL);
-	cr_assert(fd >= 0);
-	pump_until_ge(s, &rec.ready, 1, 5000);
-	rw_connid id = rwt_id(&rec, 0);
+	rw_connid id;
+	int fd = rwt_connect_ready(s, &rec, port, 20000, 16384, &id);
 	/* fill: 'a' bytes until WOULDBLOCK */
 	size_t n = 1u << 20, taken = 0;
 	uint8_t *fill = malloc(n);
@@ -357,11 +334,7 @@ Test(flow, send_line_all_or_nothing_under_backpressure)
 	free(buf);
 	free(fill);
 	free(line);
-	close(fd);
-	pump_until_ge(s, &rec.disconnected, 1, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, &fd, 1, 1);
 }
 
 /* ReadyToSend fires once after the connection is established and not after
@@ -373,10 +346,8 @@ Test(flow, ready_to_send_not_fired_after_successful_sends)
 	rwt_rec_init(&rec);
 	rw_tcpserver *s = rwt_server_new(&rec);
 	int port = rwt_server_start(s);
-	int fd = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(fd >= 0);
-	pump_until_ge(s, &rec.ready, 1, 5000);
-	rw_connid id = rwt_id(&rec, 0);
+	rw_connid id;
+	int fd = rwt_connect_ready(s, &rec, port, 5000, 0, &id);
 	cr_assert_eq(rwt_send_all(fd, "data", 4), 0); /* data waits in the kernel */
 	size_t total = 0;
 	for (int i = 0; i < 20; i++) {
@@ -397,9 +368,5 @@ Test(flow, ready_to_send_not_fired_after_successful_sends)
 	rwt_pump_for(s, 150);
 	cr_expect_eq(rwt_ev_count(&rec, id, RWT_READY), 1, "ReadyToSend fired after complete sends");
 	free(buf);
-	close(fd);
-	pump_until_ge(s, &rec.disconnected, 1, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, &fd, 1, 1);
 }

@@ -27,6 +27,17 @@ static rw_tcpserver *server_on(rwt_rec *rec, const char *use_ipv6, const char *h
 	return s;
 }
 
+/* Skip without ::1, then start an echo server with UseIPv6=use_ipv6 on host;
+ * returns the port (the family tests all start this way). */
+static int family_server_start(rwt_rec *rec, rw_tcpserver **s, const char *use_ipv6, const char *host)
+{
+	need_ipv6();
+	rwt_rec_init(rec);
+	rec->echo = true;
+	*s = server_on(rec, use_ipv6, host);
+	return rwt_server_start(*s);
+}
+
 static void check_conn(rw_tcpserver *s, rwt_rec *rec, int fd, const char *family_addr)
 {
 	int want = rec->ready + 1;
@@ -47,82 +58,53 @@ static void check_conn(rw_tcpserver *s, rwt_rec *rec, int fd, const char *family
 
 Test(family, use_ipv6_2_accepts_both_families)
 {
-	need_ipv6();
 	rwt_rec rec;
-	rwt_rec_init(&rec);
-	rec.echo = true;
-	rw_tcpserver *s = server_on(&rec, "2", "");
-	int port = rwt_server_start(s);
+	rw_tcpserver *s;
+	int port = family_server_start(&rec, &s, "2", "");
 	int f4 = rwt_connect("127.0.0.1", port, 5000);
 	cr_assert(f4 >= 0, "IPv4 connect with UseIPv6=2: %s", strerror(-f4));
 	check_conn(s, &rec, f4, "127.0.0.1");
 	int f6 = rwt_connect("::1", port, 5000);
 	cr_assert(f6 >= 0, "IPv6 connect with UseIPv6=2: %s", strerror(-f6));
 	check_conn(s, &rec, f6, "::1");
-	close(f4);
-	close(f6);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){f4, f6}, 2, 2);
+}
+
+/* With UseIPv6=use_ipv6 a client of the refused family cannot connect, while
+ * one of the other family is served (echo, addresses) and is the only one. */
+static void check_one_family_only(const char *use_ipv6, const char *refused_addr, const char *accepted_addr)
+{
+	rwt_rec rec;
+	rw_tcpserver *s;
+	int port = family_server_start(&rec, &s, use_ipv6, "");
+	int bad = rwt_connect(refused_addr, port, 2000);
+	cr_expect(bad < 0, "a client to %s connected with UseIPv6=%s", refused_addr, use_ipv6);
+	if (bad >= 0)
+		close(bad);
+	int fd = rwt_connect(accepted_addr, port, 5000);
+	cr_assert(fd >= 0, "connect to %s with UseIPv6=%s: %s", accepted_addr, use_ipv6, strerror(-fd));
+	check_conn(s, &rec, fd, accepted_addr);
+	close(fd);
+	pump_until_ge(s, &rec.disconnected, 1, 5000);
+	cr_expect_eq(rec.connected, 1);
+	rwt_server_end(s, &rec);
 }
 
 Test(family, use_ipv6_0_refuses_ipv6)
 {
-	need_ipv6();
-	rwt_rec rec;
-	rwt_rec_init(&rec);
-	rec.echo = true;
-	rw_tcpserver *s = server_on(&rec, "0", "");
-	int port = rwt_server_start(s);
-	int f6 = rwt_connect("::1", port, 2000);
-	cr_expect(f6 < 0, "an IPv6 client connected with UseIPv6=0");
-	if (f6 >= 0)
-		close(f6);
-	int f4 = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(f4 >= 0);
-	check_conn(s, &rec, f4, "127.0.0.1");
-	close(f4);
-	pump_until_ge(s, &rec.disconnected, 1, 5000);
-	cr_expect_eq(rec.connected, 1);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	check_one_family_only("0", "::1", "127.0.0.1");
 }
 
 Test(family, use_ipv6_1_refuses_ipv4)
 {
-	need_ipv6();
-	rwt_rec rec;
-	rwt_rec_init(&rec);
-	rec.echo = true;
-	rw_tcpserver *s = server_on(&rec, "1", "");
-	int port = rwt_server_start(s);
-	int f4 = rwt_connect("127.0.0.1", port, 2000);
-	cr_expect(f4 < 0, "an IPv4 client connected with UseIPv6=1");
-	if (f4 >= 0)
-		close(f4);
-	int f6 = rwt_connect("::1", port, 5000);
-	cr_assert(f6 >= 0, "IPv6 connect with UseIPv6=1: %s", strerror(-f6));
-	check_conn(s, &rec, f6, "::1");
-	close(f6);
-	pump_until_ge(s, &rec.disconnected, 1, 5000);
-	cr_expect_eq(rec.connected, 1);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	check_one_family_only("1", "127.0.0.1", "::1");
 }
 
 Test(family, ipv6_loopback_host_with_python_client)
 {
-	need_ipv6();
 	rwt_rec rec;
-	rwt_rec_init(&rec);
-	rec.echo = true;
-	rw_tcpserver *s = server_on(&rec, "1", "::1");
-	int port = rwt_server_start(s);
-	char ports[16];
-	snprintf(ports, sizeof(ports), "%d", port);
+	rw_tcpserver *s;
+	int port = family_server_start(&rec, &s, "1", "::1");
 	const char *script =
 		"import socket,sys\n"
 		"c=socket.create_connection(('::1',int(sys.argv[1])),timeout=10)\n"
@@ -133,17 +115,13 @@ Test(family, ipv6_loopback_host_with_python_client)
 		"  if not x: break\n"
 		"  b+=x\n"
 		"sys.exit(0 if b==b'six\\x00' else 1)\n";
-	const char *args[] = {ports, NULL};
 	rwt_proc p;
-	cr_assert_eq(rwt_python(&p, script, args), 0);
-	rwt_proc_finish(s, &p, 15000);
+	rwt_python_client(s, &p, script, port, 15000);
 	cr_expect_eq(p.exit_code, 0, "python over ::1: %s", p.out);
 	pump_until_ge(s, &rec.disconnected, 1, 5000);
 	cr_expect_str_eq(rwt_conn_get(&rec, rwt_id(&rec, 0))->remote_host, "::1");
-	RWT_ASSERT_CLEAN(&rec);
 	rwt_proc_free(&p);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_server_end(s, &rec);
 }
 
 /* ---- a shared loop ----------------------------------------------------------- */

@@ -42,17 +42,30 @@ struct one {
 	rw_connid id;
 };
 
-static void one_start(struct one *o, void (*setup)(rw_tcpserver *s))
+/* Create the server (setup, if any, configures it before listening), connect
+ * one client and wait for ReadyToSend; o->rec must be initialised (hooks set). */
+static void one_open(struct one *o, void (*setup)(rw_tcpserver *s))
 {
-	rwt_rec_init(&o->rec);
 	o->s = rwt_server_new(&o->rec);
 	if (setup)
 		setup(o->s);
 	int port = rwt_server_start(o->s);
-	o->fd = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(o->fd >= 0);
-	pump_until_ge(o->s, &o->rec.ready, 1, 5000);
-	o->id = rwt_id(&o->rec, 0);
+	o->fd = rwt_connect_ready(o->s, &o->rec, port, 5000, 0, &o->id);
+}
+
+/* one_open with a fresh recorder (no hooks). */
+static void one_start(struct one *o, void (*setup)(rw_tcpserver *s))
+{
+	rwt_rec_init(&o->rec);
+	one_open(o, setup);
+}
+
+/* Close the client and wait for its Disconnected (for partial-flush tests). */
+static void one_close_client(struct one *o)
+{
+	close(o->fd);
+	o->fd = -1;
+	pump_until_ge(o->s, &o->rec.disconnected, 1, 5000);
 }
 
 static void one_send(struct one *o, const void *p, size_t n)
@@ -65,9 +78,17 @@ static void one_end(struct one *o)
 	if (o->fd >= 0)
 		close(o->fd);
 	pump_until_ge(o->s, &o->rec.disconnected, 1, 5000);
-	RWT_ASSERT_CLEAN(&o->rec);
-	rw_tcpserver_free(o->s);
-	rwt_rec_free(&o->rec);
+	rwt_server_end(o->s, &o->rec);
+}
+
+/* Send in, wait for n DataIn events plus a 100 ms window for extra ones, and
+ * check the DataIn events are exactly want[0..n). */
+static void one_send_expect(struct one *o, const void *in, size_t len, const struct expect_line *want, size_t n)
+{
+	one_send(o, in, len);
+	pump_until_ge(o->s, &o->rec.data_events, n, 5000);
+	rwt_pump_for(o->s, 100);
+	expect_lines(&o->rec, o->id, want, n);
 }
 
 static void eol_crlf(rw_tcpserver *s)
@@ -82,11 +103,8 @@ Test(lines, crlf_two_lines)
 	uint8_t eol[8];
 	cr_expect_eq(rw_tcpserver_get_eol(o.s, o.id, eol, sizeof(eol)), 2, "DefaultEOL seeds EOL");
 	cr_expect_eq(memcmp(eol, "\r\n", 2), 0);
-	one_send(&o, "ab\r\ncd\r\n", 8);
-	pump_until_ge(o.s, &o.rec.data_events, 2, 5000);
-	rwt_pump_for(o.s, 100);
 	static const struct expect_line want[] = {L("ab", true), L("cd", true)};
-	expect_lines(&o.rec, o.id, want, 2);
+	one_send_expect(&o, "ab\r\ncd\r\n", 8, want, 2);
 	one_end(&o);
 }
 
@@ -101,22 +119,14 @@ Test(lines, multibyte_eol_with_nuls)
 	struct one o;
 	rwt_rec_init(&o.rec);
 	o.rec.on_connected = set_nul_eol;
-	o.s = rwt_server_new(&o.rec);
-	int port = rwt_server_start(o.s);
-	o.fd = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(o.fd >= 0);
-	pump_until_ge(o.s, &o.rec.ready, 1, 5000);
-	o.id = rwt_id(&o.rec, 0);
+	one_open(&o, NULL);
 	uint8_t eol[8];
 	cr_expect_eq(rw_tcpserver_get_eol(o.s, o.id, eol, sizeof(eol)), 3);
 	cr_expect_eq(memcmp(eol, "\0\0|", 3), 0);
 	/* a lone NUL and "\0\0" without '|' are data, not EOL */
 	static const char in[] = "x\0\0|y\0\0|a\0b\0\0c\0\0|";
-	one_send(&o, in, sizeof(in) - 1);
-	pump_until_ge(o.s, &o.rec.data_events, 3, 5000);
-	rwt_pump_for(o.s, 100);
 	static const struct expect_line want[] = {L("x", true), L("y", true), L("a\0b\0\0c", true)};
-	expect_lines(&o.rec, o.id, want, 3);
+	one_send_expect(&o, in, sizeof(in) - 1, want, 3);
 	one_end(&o);
 }
 
@@ -137,11 +147,8 @@ Test(lines, crlf_split_across_segments)
 	rwt_pump_for(o.s, 60);
 	one_send(&o, "\r", 1);
 	rwt_pump_for(o.s, 60);
-	one_send(&o, "\nef\r\n", 5);
-	pump_until_ge(o.s, &o.rec.data_events, 4, 5000);
-	rwt_pump_for(o.s, 100);
 	static const struct expect_line want[] = {L("m", true), L("ab", true), L("cd", true), L("ef", true)};
-	expect_lines(&o.rec, o.id, want, 4);
+	one_send_expect(&o, "\nef\r\n", 5, want, 4);
 	one_end(&o);
 }
 
@@ -220,12 +227,9 @@ Test(lines, single_line_mode)
 	one_send(&o, "e|f\r", 4);
 	pump_until_ge(o.s, &o.rec.data_events, 5, 5000);
 	rwt_pump_for(o.s, 60);
-	one_send(&o, "\ng\n", 3);
-	pump_until_ge(o.s, &o.rec.data_events, 6, 5000);
-	rwt_pump_for(o.s, 100);
 	static const struct expect_line want[] = {L("a", true), L("b", true), L("c", true),
 	                                          L("d", true), L("e|f", true), L("g", true)};
-	expect_lines(&o.rec, o.id, want, 6);
+	one_send_expect(&o, "\ng\n", 3, want, 6);
 	one_end(&o);
 }
 
@@ -240,13 +244,7 @@ Test(lines, record_length_10)
 	struct one o;
 	rwt_rec_init(&o.rec);
 	o.rec.on_connected = record10;
-	o.s = rwt_server_new(&o.rec);
-	eol_lf(o.s); /* RecordLength wins over EOL */
-	int port = rwt_server_start(o.s);
-	o.fd = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(o.fd >= 0);
-	pump_until_ge(o.s, &o.rec.ready, 1, 5000);
-	o.id = rwt_id(&o.rec, 0);
+	one_open(&o, eol_lf); /* RecordLength wins over EOL */
 	cr_expect_eq(rw_tcpserver_get_record_length(o.s, o.id), 10);
 	one_send(&o, "0123\n56789abcdefghij\nlmno", 25);
 	pump_until_ge(o.s, &o.rec.data_events, 2, 5000);
@@ -276,18 +274,10 @@ Test(lines, change_record_length_inside_data_in)
 	rwt_rec_init(&o.rec);
 	o.rec.on_connected = record10;
 	o.rec.on_data = change_to_3;
-	o.s = rwt_server_new(&o.rec);
-	int port = rwt_server_start(o.s);
-	o.fd = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(o.fd >= 0);
-	pump_until_ge(o.s, &o.rec.ready, 1, 5000);
-	o.id = rwt_id(&o.rec, 0);
-	one_send(&o, "ABCDEFGHIJabcdefghijklmno", 25);
-	pump_until_ge(o.s, &o.rec.data_events, 6, 5000);
-	rwt_pump_for(o.s, 100);
+	one_open(&o, NULL);
 	static const struct expect_line want[] = {L("ABCDEFGHIJ", true), L("abc", true), L("def", true),
 	                                          L("ghi", true), L("jkl", true), L("mno", true)};
-	expect_lines(&o.rec, o.id, want, 6);
+	one_send_expect(&o, "ABCDEFGHIJabcdefghijklmno", 25, want, 6);
 	cr_expect_eq(rw_tcpserver_get_record_length(o.s, o.id), 3);
 	/* back to 0: EOL mode (empty EOL: as received) */
 	cr_assert_eq(rw_tcpserver_change_record_length(o.s, o.id, 0), 0);
@@ -310,18 +300,9 @@ Test(lines, eol_changed_inside_data_in)
 	struct one o;
 	rwt_rec_init(&o.rec);
 	o.rec.on_data = switch_eol;
-	o.s = rwt_server_new(&o.rec);
-	eol_lf(o.s);
-	int port = rwt_server_start(o.s);
-	o.fd = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(o.fd >= 0);
-	pump_until_ge(o.s, &o.rec.ready, 1, 5000);
-	o.id = rwt_id(&o.rec, 0);
-	one_send(&o, "a\nb\nc;d;", 8);
-	pump_until_ge(o.s, &o.rec.data_events, 3, 5000);
-	rwt_pump_for(o.s, 100);
+	one_open(&o, eol_lf);
 	static const struct expect_line want[] = {L("a", true), L("b\nc", true), L("d", true)};
-	expect_lines(&o.rec, o.id, want, 3);
+	one_send_expect(&o, "a\nb\nc;d;", 8, want, 3);
 	one_end(&o);
 }
 
@@ -333,9 +314,7 @@ Test(lines, partial_line_flushed_on_close)
 	one_start(&o, eol_lf);
 	one_send(&o, "abc\ndef", 7);
 	pump_until_ge(o.s, &o.rec.data_events, 1, 5000);
-	close(o.fd);
-	o.fd = -1;
-	pump_until_ge(o.s, &o.rec.disconnected, 1, 5000);
+	one_close_client(&o);
 	static const struct expect_line want[] = {L("abc", true), L("def", false)};
 	expect_lines(&o.rec, o.id, want, 2);
 	const rwt_event *last = &o.rec.ev[o.rec.n - 1];
@@ -350,17 +329,10 @@ Test(lines, partial_record_flushed_on_close)
 	struct one o;
 	rwt_rec_init(&o.rec);
 	o.rec.on_connected = record10;
-	o.s = rwt_server_new(&o.rec);
-	int port = rwt_server_start(o.s);
-	o.fd = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(o.fd >= 0);
-	pump_until_ge(o.s, &o.rec.ready, 1, 5000);
-	o.id = rwt_id(&o.rec, 0);
+	one_open(&o, NULL);
 	one_send(&o, "0123456789xyz", 13);
 	pump_until_ge(o.s, &o.rec.data_events, 1, 5000);
-	close(o.fd);
-	o.fd = -1;
-	pump_until_ge(o.s, &o.rec.disconnected, 1, 5000);
+	one_close_client(&o);
 	static const struct expect_line want[] = {L("0123456789", true), L("xyz", false)};
 	expect_lines(&o.rec, o.id, want, 2);
 	one_end(&o);
@@ -393,20 +365,12 @@ Test(lines, eol_partial_match_restarts)
 	one_end(&o);
 }
 
-static void eol_crlf2(rw_tcpserver *s)
-{
-	cr_assert_eq(rw_tcpserver_set_default_eol(s, "\r\n", 2), 0);
-}
-
 Test(lines, cr_before_crlf_is_data)
 {
 	struct one o;
-	one_start(&o, eol_crlf2);
-	one_send(&o, "a\r\r\nb\n\r\n", 9);
-	pump_until_ge(o.s, &o.rec.data_events, 2, 5000);
-	rwt_pump_for(o.s, 100);
+	one_start(&o, eol_crlf);
 	static const struct expect_line want[] = {L("a\r", true), L("b\n", true)};
-	expect_lines(&o.rec, o.id, want, 2);
+	one_send_expect(&o, "a\r\r\nb\n\r\n", 9, want, 2);
 	one_end(&o);
 }
 
@@ -429,7 +393,7 @@ static void burst_thread(rwt_thread *t)
 Test(lines, random_lines_across_buffer_boundaries)
 {
 	struct one o;
-	one_start(&o, eol_crlf2);
+	one_start(&o, eol_crlf);
 	enum { NLINES = 2000 };
 	size_t *lens = malloc(NLINES * sizeof(*lens));
 	uint64_t st = 99;

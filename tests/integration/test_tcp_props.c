@@ -300,10 +300,8 @@ Test(props, defaults_seed_new_connections)
 	cr_assert_eq(rw_tcpserver_set_default_timeout(s, 9), 0);
 	cr_expect_eq(rw_tcpserver_get_default_timeout(s), 9);
 	int port = rwt_server_start(s);
-	int fd = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(fd >= 0);
-	pump_until_ge(s, &rec.ready, 1, 5000);
-	rw_connid a = rwt_id(&rec, 0);
+	rw_connid a;
+	int fd = rwt_connect_ready(s, &rec, port, 5000, 0, &a);
 	uint8_t eol[8];
 	cr_expect_eq(rw_tcpserver_get_eol(s, a, eol, sizeof(eol)), 2);
 	cr_expect_eq(memcmp(eol, "\r\n", 2), 0);
@@ -318,10 +316,8 @@ Test(props, defaults_seed_new_connections)
 	cr_assert_eq(rw_tcpserver_set_default_idle_timeout(s, 0), 0);
 	cr_expect_eq(rw_tcpserver_get_timeout(s, a), 9);
 	cr_expect_eq(rw_tcpserver_get_idle_timeout(s, a), 77);
-	int fd2 = rwt_connect("127.0.0.1", port, 5000);
-	cr_assert(fd2 >= 0);
-	pump_until_ge(s, &rec.ready, 2, 5000);
-	rw_connid b = rwt_id(&rec, 1);
+	rw_connid b;
+	int fd2 = rwt_connect_ready(s, &rec, port, 5000, 0, &b);
 	cr_expect_eq(rw_tcpserver_get_timeout(s, b), 0);
 	cr_expect_eq(rw_tcpserver_get_idle_timeout(s, b), 0);
 	/* per-connection setters */
@@ -329,10 +325,5 @@ Test(props, defaults_seed_new_connections)
 	             -RW_EBAD_VALUE);
 	cr_expect_eq(rw_tcpserver_set_idle_timeout(s, b, -1), -RW_EBAD_VALUE);
 	cr_expect_eq(rw_tcpserver_set_timeout(s, b, -1), -RW_EBAD_VALUE);
-	close(fd);
-	close(fd2);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){fd, fd2}, 2, 2);
 }

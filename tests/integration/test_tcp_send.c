@@ -25,10 +25,7 @@ static void one_start(struct one *o)
 	rwt_rec_init(&o->rec);
 	o->s = rwt_server_new(&o->rec);
 	int port = rwt_server_start(o->s);
-	o->fd = rwt_connect("127.0.0.1", port, 10000);
-	cr_assert(o->fd >= 0);
-	pump_until_ge(o->s, &o->rec.ready, 1, 5000);
-	o->id = rwt_id(&o->rec, 0);
+	o->fd = rwt_connect_ready(o->s, &o->rec, port, 10000, 0, &o->id);
 }
 
 /* everything the client receives until EOF, after the server disconnects */
@@ -54,9 +51,7 @@ static void one_end(struct one *o)
 {
 	close(o->fd);
 	pump_until_ge(o->s, &o->rec.disconnected, 1, 5000);
-	RWT_ASSERT_CLEAN(&o->rec);
-	rw_tcpserver_free(o->s);
-	rwt_rec_free(&o->rec);
+	rwt_server_end(o->s, &o->rec);
 }
 
 Test(send, send_line_hi_is_exactly_hi_crlf)
@@ -222,27 +217,6 @@ static void file_reader_thread(rwt_thread *t)
 	free(want);
 }
 
-struct pinger {
-	int fd;
-	rwt_thread *until;
-	int pings;
-};
-
-static void pinger_thread(rwt_thread *t)
-{
-	struct pinger *p = t->arg;
-	for (int i = 0; i < 1000000 && !atomic_load(&p->until->flag); i++) {
-		char msg[32], back[32];
-		int n = snprintf(msg, sizeof(msg), "p%07d", i);
-		int rc = rwt_exchange(p->fd, msg, (size_t)n, back, (size_t)n, 10000);
-		if (rc < 0 || memcmp(msg, back, (size_t)n) != 0) {
-			rwt_fail(t, "ping %d: %s", i, rc < 0 ? strerror(-rc) : "differs");
-			return;
-		}
-		p->pings++;
-	}
-}
-
 struct sf {
 	rw_connid file_id, echo_id;
 	rwt_thread *reader;
@@ -282,21 +256,15 @@ Test(send, send_file_100MiB_while_another_connection_echoes, .fini = drop_file)
 	rec.on_ready = sf_ready;
 	rw_tcpserver *s = rwt_server_new(&rec);
 	int port = rwt_server_start(s);
-	int ff = rwt_connect("127.0.0.1", port, 20000);
-	cr_assert(ff >= 0);
-	pump_until_ge(s, &rec.ready, 1, 5000);
-	c.file_id = rwt_id(&rec, 0);
-	int fe = rwt_connect("127.0.0.1", port, 20000);
-	cr_assert(fe >= 0);
-	pump_until_ge(s, &rec.ready, 2, 5000);
-	c.echo_id = rwt_id(&rec, 1);
+	int ff = rwt_connect_ready(s, &rec, port, 20000, 0, &c.file_id);
+	int fe = rwt_connect_ready(s, &rec, port, 20000, 0, &c.echo_id);
 
 	struct file_reader rd = {.fd = ff, .total = size};
 	rwt_thread tr = {0}, tp = {0};
 	rwt_thread_start(&tr, file_reader_thread, &rd);
 	c.reader = &tr;
-	struct pinger pg = {.fd = fe, .until = &tr};
-	rwt_thread_start(&tp, pinger_thread, &pg);
+	rwt_pinger pg = {.fd = fe, .until = &tr, .max_pings = 1000000};
+	rwt_thread_start(&tp, rwt_pinger_thread, &pg);
 
 	double t0 = rwt_now_ms();
 	int rc = rw_tcpserver_send_file(s, c.file_id, file_path);
@@ -313,12 +281,7 @@ Test(send, send_file_100MiB_while_another_connection_echoes, .fini = drop_file)
 	          c.echo_during, dt);
 	cr_expect_eq(c.ready_after_file, 1, "ReadyToSend fires once at the end of the file");
 	cr_log_info("100 MiB SendFile: %.0f ms, %d echoes on the other connection during it", dt, c.echo_during);
-	close(ff);
-	close(fe);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){ff, fe}, 2, 2);
 	drop_file();
 }
 
@@ -410,22 +373,28 @@ static void go_send(rwt_thread *t)
 		rwt_fail(t, "send");
 }
 
-static void sfi_setup(rwt_rec *rec, struct sfi *c, rw_tcpserver **sp, int *fx, int *fy)
+/* Server with X (small receive buffer, never reads) and Y (its DataIn
+ * interrupts X), X's send Timeout set to timeout_s for the blocking send_file. */
+static void sfi_setup(rwt_rec *rec, struct sfi *c, rw_tcpserver **sp, int *fx, int *fy, int timeout_s)
 {
 	rwt_rec_init(rec);
 	rec->ctx = c;
 	rec->on_data = sfi_data;
 	rw_tcpserver *s = rwt_server_new(rec);
 	int port = rwt_server_start(s);
-	*fx = rwt_connect_opts("127.0.0.1", port, 10000, 16384, NULL);
-	cr_assert(*fx >= 0);
-	pump_until_ge(s, &rec->ready, 1, 5000);
-	c->x = rwt_id(rec, 0);
-	*fy = rwt_connect("127.0.0.1", port, 10000);
-	cr_assert(*fy >= 0);
-	pump_until_ge(s, &rec->ready, 2, 5000);
-	c->y = rwt_id(rec, 1);
+	*fx = rwt_connect_ready(s, rec, port, 10000, 16384, &c->x);
+	*fy = rwt_connect_ready(s, rec, port, 10000, 0, &c->y);
+	cr_assert_eq(rw_tcpserver_set_timeout(s, c->x, timeout_s), 0);
 	*sp = s;
+}
+
+/* The blocking send_file of the test file to X; *dt is how long it took. */
+static int sfi_timed_send_file(rw_tcpserver *s, struct sfi *c, double *dt)
+{
+	double t0 = rwt_now_ms();
+	int rc = rw_tcpserver_send_file(s, c->x, file_path);
+	*dt = rwt_now_ms() - t0;
+	return rc;
 }
 
 Test(send, blocking_send_file_interrupted, .fini = drop_file)
@@ -435,25 +404,18 @@ Test(send, blocking_send_file_interrupted, .fini = drop_file)
 	struct sfi c = {0};
 	rw_tcpserver *s;
 	int fx, fy;
-	sfi_setup(&rec, &c, &s, &fx, &fy);
-	cr_assert_eq(rw_tcpserver_set_timeout(s, c.x, 30), 0);
+	sfi_setup(&rec, &c, &s, &fx, &fy, 30);
 	rwt_thread t = {0};
 	rwt_thread_start(&t, go_send, &fy);
 	rwt_thread_go(&t);
-	double t0 = rwt_now_ms();
-	int rc = rw_tcpserver_send_file(s, c.x, file_path);
-	double dt = rwt_now_ms() - t0;
+	double dt;
+	int rc = sfi_timed_send_file(s, &c, &dt);
 	cr_expect_eq(rc, -RW_EINTERRUPTED, "interrupted send_file: %d (%s) after %.0f ms", rc, rw_strerror(rc), dt);
 	cr_expect_eq(c.interrupts, 1);
 	cr_expect_eq(c.interrupt_rc, 0);
 	cr_expect_eq(rw_tcpserver_get_connected(s, c.x), 1, "the connection stays open after Interrupt");
 	rwt_thread_finish(s, &t, 5000);
-	close(fx);
-	close(fy);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){fx, fy}, 2, 2);
 	drop_file();
 }
 
@@ -464,20 +426,13 @@ Test(send, blocking_send_file_times_out, .fini = drop_file)
 	struct sfi c = {0};
 	rw_tcpserver *s;
 	int fx, fy;
-	sfi_setup(&rec, &c, &s, &fx, &fy);
-	cr_assert_eq(rw_tcpserver_set_timeout(s, c.x, 1), 0);
-	double t0 = rwt_now_ms();
-	int rc = rw_tcpserver_send_file(s, c.x, file_path);
-	double dt = rwt_now_ms() - t0;
+	sfi_setup(&rec, &c, &s, &fx, &fy, 1);
+	double dt;
+	int rc = sfi_timed_send_file(s, &c, &dt);
 	cr_expect_eq(rc, -RW_ETIMEDOUT, "send_file to a client that never reads: %d (%s)", rc, rw_strerror(rc));
 	cr_expect(dt >= 900 && dt < 6000, "timed out after %.0f ms with Timeout=1", dt);
 	cr_expect_eq(rw_tcpserver_get_connected(s, c.x), 1);
 	cr_expect_eq(rwt_conn_get(&rec, c.x)->disconnected_n, 0);
-	close(fx);
-	close(fy);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){fx, fy}, 2, 2);
 	drop_file();
 }

@@ -73,31 +73,6 @@ static void slow_reader_thread(rwt_thread *t)
 	free(want);
 }
 
-struct pinger {
-	int fd;
-	rwt_thread *until; /* ping until this thread's flag is set */
-	int pings;
-};
-
-static void pinger_thread(rwt_thread *t)
-{
-	struct pinger *p = t->arg;
-	for (int i = 0; i < 100000 && !atomic_load(&p->until->flag); i++) {
-		char msg[32], back[32];
-		int n = snprintf(msg, sizeof(msg), "ping-%06d", i);
-		int rc = rwt_exchange(p->fd, msg, (size_t)n, back, (size_t)n, 10000);
-		if (rc < 0) {
-			rwt_fail(t, "ping %d: %s", i, strerror(-rc));
-			return;
-		}
-		if (memcmp(msg, back, (size_t)n) != 0) {
-			rwt_fail(t, "ping %d: echo differs", i);
-			return;
-		}
-		p->pings++;
-	}
-}
-
 static void setup_two(rwt_rec *rec, struct two *c, rw_tcpserver **sp, int *fx, int *fy)
 {
 	rwt_rec_init(rec);
@@ -105,15 +80,22 @@ static void setup_two(rwt_rec *rec, struct two *c, rw_tcpserver **sp, int *fx, i
 	rec->on_data = y_data;
 	rw_tcpserver *s = rwt_server_new(rec);
 	int port = rwt_server_start(s);
-	*fx = rwt_connect_opts("127.0.0.1", port, 20000, 65536, NULL);
-	cr_assert(*fx >= 0);
-	pump_until_ge(s, &rec->ready, 1, 5000);
-	c->x = rwt_id(rec, 0);
-	*fy = rwt_connect("127.0.0.1", port, 20000);
-	cr_assert(*fy >= 0);
-	pump_until_ge(s, &rec->ready, 2, 5000);
-	c->y = rwt_id(rec, 1);
+	*fx = rwt_connect_ready(s, rec, port, 20000, 65536, &c->x);
+	*fy = rwt_connect_ready(s, rec, port, 20000, 0, &c->y);
 	*sp = s;
+}
+
+/* The blocking send of len bytes to X, timed into *dt; with mark_in_send the
+ * recorder flags events fired while it blocks (rec->in_send). */
+static int x_blocking_send(rwt_rec *rec, rw_tcpserver *s, struct two *c, const void *data, size_t len,
+                           bool mark_in_send, double *dt)
+{
+	rec->in_send = mark_in_send;
+	double t0 = rwt_now_ms();
+	int rc = rw_tcpserver_send(s, c->x, data, len);
+	*dt = rwt_now_ms() - t0;
+	rec->in_send = false;
+	return rc;
 }
 
 Test(sync, blocking_send_8MiB_to_slow_reader_other_connection_fires)
@@ -133,14 +115,11 @@ Test(sync, blocking_send_8MiB_to_slow_reader_other_connection_fires)
 	struct slow_reader rd = {.fd = fx, .total = total, .seed = 91};
 	rwt_thread tr = {0}, tp = {0};
 	rwt_thread_start(&tr, slow_reader_thread, &rd);
-	struct pinger pg = {.fd = fy, .until = &tr};
-	rwt_thread_start(&tp, pinger_thread, &pg);
+	rwt_pinger pg = {.fd = fy, .until = &tr, .max_pings = 100000};
+	rwt_thread_start(&tp, rwt_pinger_thread, &pg);
 
-	rec.in_send = true;
-	double t0 = rwt_now_ms();
-	int rc = rw_tcpserver_send(s, c.x, data, total);
-	double dt = rwt_now_ms() - t0;
-	rec.in_send = false;
+	double dt;
+	int rc = x_blocking_send(&rec, s, &c, data, total, true, &dt);
 	cr_expect_eq(rc, 0, "blocking send: %d (%s) after %.0f ms", rc, rw_strerror(rc), dt);
 	cr_expect_eq(rw_tcpserver_get_bytes_sent(s, c.x), 0, "BytesSent reads 0 in Timeout > 0 mode");
 	cr_expect(c.y_data_in_send > 0, "no DataIn for the other connection during the %.0f ms block", dt);
@@ -149,13 +128,8 @@ Test(sync, blocking_send_8MiB_to_slow_reader_other_connection_fires)
 	rwt_thread_finish(s, &tp, 30000);
 	cr_expect_eq(rd.got, total);
 	cr_log_info("blocking send took %.0f ms; %d Y DataIn during it, %d pings", dt, c.y_data_in_send, pg.pings);
-	close(fx);
-	close(fy);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
 	free(data);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){fx, fy}, 2, 2);
 }
 
 Test(sync, never_reading_client_times_out_connection_stays)
@@ -168,9 +142,8 @@ Test(sync, never_reading_client_times_out_connection_stays)
 	cr_assert_eq(rw_tcpserver_set_timeout(s, c.x, 1), 0);
 	size_t total = 64u << 20;
 	uint8_t *data = calloc(1, total);
-	double t0 = rwt_now_ms();
-	int rc = rw_tcpserver_send(s, c.x, data, total);
-	double dt = rwt_now_ms() - t0;
+	double dt;
+	int rc = x_blocking_send(&rec, s, &c, data, total, false, &dt);
 	cr_expect_eq(rc, -RW_ETIMEDOUT, "send to a client that never reads: %d (%s)", rc, rw_strerror(rc));
 	cr_expect(dt >= 900 && dt < 6000, "timed out after %.0f ms with Timeout=1", dt);
 	cr_expect_eq(rw_tcpserver_get_bytes_sent(s, c.x), 0);
@@ -178,13 +151,8 @@ Test(sync, never_reading_client_times_out_connection_stays)
 	cr_expect_eq(rw_tcpserver_get_connection_count(s), 2);
 	cr_expect_eq(rwt_conn_get(&rec, c.x)->disconnected_n, 0);
 	cr_expect(rwt_pump_echo(s, fy, "alive", 5, 5000));
-	close(fx);
-	close(fy);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
 	free(data);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){fx, fy}, 2, 2);
 }
 
 static void stopper_thread(rwt_thread *t)
@@ -249,11 +217,8 @@ Test(sync, interrupt_from_other_connection_data_in)
 	rwt_thread ts = {0};
 	rwt_thread_start(&ts, stopper_thread, &fy);
 	rwt_thread_go(&ts);
-	rec.in_send = true;
-	double t0 = rwt_now_ms();
-	int rc = rw_tcpserver_send(s, c.x, data, total);
-	double dt = rwt_now_ms() - t0;
-	rec.in_send = false;
+	double dt;
+	int rc = x_blocking_send(&rec, s, &c, data, total, true, &dt);
 	cr_expect_eq(rc, -RW_EINTERRUPTED, "interrupted send: %d (%s) after %.0f ms", rc, rw_strerror(rc), dt);
 	cr_expect_eq(c.interrupts, 1, "Y's DataIn with \"stop\" did not fire during the blocked send");
 	cr_expect_eq(c.interrupt_rc, 0, "Interrupt returned %d", c.interrupt_rc);
@@ -270,13 +235,8 @@ Test(sync, interrupt_from_other_connection_data_in)
 	cr_expect_eq(rc, 0, "send after Interrupt: %d (%s)", rc, rw_strerror(rc));
 	rwt_thread_finish(s, &tr, 30000);
 	cr_expect(rd.got < total + 3, "more than the interrupted send's data arrived: %zu", rd.got);
-	close(fx);
-	close(fy);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
 	free(data);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){fx, fy}, 2, 2);
 }
 
 /* Interrupt with nothing blocked: no error, nothing happens. */
@@ -292,10 +252,5 @@ Test(sync, interrupt_without_blocked_send)
 	cr_expect_eq(rw_tcpserver_send(s, c.x, "hi", 2), 0, "a stale Interrupt must not hit a later send");
 	char b[2];
 	cr_expect_eq(rwt_pump_recv(s, fx, b, 2, 5000), 2);
-	close(fx);
-	close(fy);
-	pump_until_ge(s, &rec.disconnected, 2, 5000);
-	RWT_ASSERT_CLEAN(&rec);
-	rw_tcpserver_free(s);
-	rwt_rec_free(&rec);
+	rwt_close_all_end(s, &rec, (int[]){fx, fy}, 2, 2);
 }
