@@ -305,6 +305,7 @@ void rw__log(struct rw_tcpserver *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* tcpserver_config.c */
+int rw__strset(char **field, const char *value); /* replace a heap string; 0 or -RW_ENOMEM */
 void rw__settings_defaults(struct rw_tcp_settings *st);
 void rw__settings_free(struct rw_tcp_settings *st);
 

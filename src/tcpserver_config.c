@@ -52,6 +52,16 @@ static const struct cfg_entry entries[] = {
 #undef S
 #undef L
 
+int rw__strset(char **field, const char *value)
+{
+	char *copy = strdup(value ? value : "");
+	if (!copy)
+		return -RW_ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
 void rw__settings_defaults(struct rw_tcp_settings *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -104,13 +114,10 @@ static int set_addrs(char **text, rw_addr_list *list, const char *value)
 	int rc = rw_addr_list_parse(&fresh, value);
 	if (rc < 0)
 		return rc;
-	char *copy = strdup(value);
-	if (!copy) {
+	if (rw__strset(text, value) < 0) {
 		rw_addr_list_free(&fresh);
 		return -RW_ENOMEM;
 	}
-	free(*text);
-	*text = copy;
 	rw_addr_list_free(list);
 	*list = fresh;
 	return 0;
@@ -243,12 +250,7 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 			return put(out, out_len, "%s", *text ? *text : "");
 		if (s->listening)
 			return -RW_EBAD_STATE;
-		char *copy = strdup(it.value);
-		if (!copy)
-			return -RW_ENOMEM;
-		free(*text);
-		*text = copy;
-		return 0;
+		return rw__strset(text, it.value);
 	}
 	if (rw_cfg_name_is(&it, "RejectedConnectionCount") || rw_cfg_name_is(&it, "BuildInfo")) {
 		if (it.has_value)

@@ -86,12 +86,7 @@ RW_API int rw_tcpserver_set_local_host(rw_tcpserver *s, const char *host)
 {
 	if (s->listening)
 		return -RW_ELOCALHOST_LISTENING;
-	char *copy = strdup(host ? host : "");
-	if (!copy)
-		return -RW_ENOMEM;
-	free(s->set.local_host);
-	s->set.local_host = copy;
-	return 0;
+	return rw__strset(&s->set.local_host, host);
 }
 
 RW_API int rw_tcpserver_get_local_port(const rw_tcpserver *s)

@@ -62,12 +62,7 @@ RW_API int rw_tcpserver_set_ssl_cert_subject(rw_tcpserver *s, const char *subjec
 {
 	if (s->listening)
 		return -RW_EBAD_STATE;
-	char *copy = strdup(subject ? subject : "");
-	if (!copy)
-		return -RW_ENOMEM;
-	free(s->set.ssl_cert_subject);
-	s->set.ssl_cert_subject = copy;
-	return 0;
+	return rw__strset(&s->set.ssl_cert_subject, subject);
 }
 
 RW_API int rw_tcpserver_get_ssl_cert_subject(const rw_tcpserver *s, char *buf, size_t len)
