@@ -417,7 +417,13 @@ const char *rw__tls_version(const struct rw_tls *t)
 	return wolfSSL_get_version(t->ssl);
 }
 
+/* The IANA name ("TLS_AES_128_GCM_SHA256"), as the documents' cipher-suite
+ * settings use; wolfSSL's own name when it has no IANA one. */
 const char *rw__tls_cipher(const struct rw_tls *t)
 {
-	return wolfSSL_get_cipher_name(t->ssl);
+	int cs = wolfSSL_get_current_cipher_suite(t->ssl);
+	const char *iana = cs >= 0 ? wolfSSL_get_cipher_name_iana_from_suite((unsigned char)(cs >> 8),
+	                                                                     (unsigned char)cs)
+	                           : NULL;
+	return iana && *iana && strcmp(iana, "None") ? iana : wolfSSL_get_cipher_name(t->ssl);
 }

@@ -372,7 +372,7 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  * Per connection: MaxLineLength[id], IdleTimeout[id], Timeout[id],
  *  RecordLength[id] (read and write); RemoteHost[id], RemotePort[id],
  *  LocalAddress[id], BytesSent[id], SendQueueBytes[id] (bytes queued, read-only),
- *  SSLNegotiatedVersion[id] ("TLSv1.3"), SSLNegotiatedCipherSuite[id],
+ *  SSLNegotiatedVersion[id] ("TLSv1.3"), SSLNegotiatedCipherSuite[id] (IANA name),
  *  SSLNegotiatedALPN[id], SSLServerName[id] (the client's SNI) (read-only).
  */
 RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, size_t out_len);

@@ -578,3 +578,57 @@ Test(tls_server, client_without_certificate_is_rejected_by_default)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+/* ---- gnutls-cli ----------------------------------------------------------- */
+
+static char seen_suite[128];
+
+static void on_connected_suite(rw_tcpserver *s, const rw_tcpserver_connected *e, void *u)
+{
+	on_connected(s, e, u);
+	char key[64];
+	snprintf(key, sizeof(key), "SSLNegotiatedCipherSuite[%lld]", (long long)e->connection_id);
+	cr_assert_geq(rw_tcpserver_config(s, key, seen_suite, sizeof(seen_suite)), 0);
+}
+
+Test(tls_server, gnutls_cli_tls13_and_tls12_with_aes_gcm_and_chacha20)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	static const rw_tcpserver_events ev = {
+		.connected = on_connected_suite, .disconnected = on_disconnected, .data_in = on_data,
+	};
+	rw_tcpserver_set_events(s, &ev, &st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	static const struct { const char *version, *cipher, *suite_part; } cases[] = {
+		{"TLS1.3", "AES-128-GCM", "TLS_AES_128_GCM_SHA256"},
+		{"TLS1.3", "CHACHA20-POLY1305", "TLS_CHACHA20_POLY1305_SHA256"},
+		{"TLS1.2", "AES-128-GCM", "_WITH_AES_128_GCM"},
+		{"TLS1.2", "CHACHA20-POLY1305", "_WITH_CHACHA20_POLY1305"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char script[1024];
+		snprintf(script, sizeof(script),
+			"import subprocess, sys, time\n"
+			"p = subprocess.Popen(['gnutls-cli', '--insecure', '-p', sys.argv[1], '--priority',\n"
+			"    'NORMAL:-VERS-ALL:+VERS-%s:-CIPHER-ALL:+%s', '127.0.0.1'],\n"
+			"    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
+			"p.stdin.write(b'echo through gnutls\\n'); p.stdin.flush(); time.sleep(0.5)\n"
+			"out, _ = p.communicate(timeout=10)\n"
+			"print('echoed' if b'echo through gnutls' in out else 'missing')\n",
+			cases[i].version, cases[i].cipher);
+		char out[64];
+		seen_suite[0] = 0;
+		cr_assert_eq(run_python(s, script, out, sizeof(out), 20), 0, "%s %s", cases[i].version, cases[i].cipher);
+		cr_assert_str_eq(out, "echoed\n", "%s %s", cases[i].version, cases[i].cipher);
+		cr_assert(strstr(seen_suite, cases[i].suite_part) != NULL, "%s %s negotiated %s",
+		          cases[i].version, cases[i].cipher, seen_suite);
+	}
+	rw_tcpserver_free(s);
+	drop_cert();
+}
