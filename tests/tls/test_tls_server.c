@@ -632,3 +632,90 @@ Test(tls_server, gnutls_cli_tls13_and_tls12_with_aes_gcm_and_chacha20)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+/* ---- backpressure through TLS ------------------------------------------ */
+
+#define PUSH_TOTAL (8u << 20)
+static size_t push_off;
+static int push_wouldblocks, push_ready_events;
+
+static uint8_t push_byte(size_t i)
+{
+	return (uint8_t)((i * 131u) ^ (i >> 12));
+}
+
+/* Send the pattern from push_off until the queue refuses; BytesSent says how
+ * much of the refused call was taken. */
+static void push_more(rw_tcpserver *s, rw_connid id)
+{
+	static uint8_t chunk[65536];
+	while (push_off < PUSH_TOTAL) {
+		size_t n = PUSH_TOTAL - push_off < sizeof(chunk) ? PUSH_TOTAL - push_off : sizeof(chunk);
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = push_byte(push_off + i);
+		int rc = rw_tcpserver_send(s, id, chunk, n);
+		if (rc == -RW_EWOULDBLOCK) {
+			int64_t took = rw_tcpserver_get_bytes_sent(s, id);
+			cr_assert(took >= 0 && (size_t)took < n);
+			push_off += (size_t)took;
+			push_wouldblocks++;
+			cr_assert_eq(rw_tcpserver_get_ready_to_send(s, id), 0);
+			return;
+		}
+		cr_assert_eq(rc, 0);
+		push_off += n;
+	}
+}
+
+static void on_push_connected(rw_tcpserver *s, const rw_tcpserver_connected *e, void *u)
+{
+	on_connected(s, e, u);
+}
+
+static void on_push_ready(rw_tcpserver *s, const rw_tcpserver_ready_to_send *e, void *u)
+{
+	push_ready_events++;
+	push_more(s, e->connection_id);
+}
+
+Test(tls_server, wouldblock_and_ready_to_send_through_tls)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	cr_assert_eq(rw_tcpserver_config(s, "SendQueueLimit=262144", NULL, 0), 0);
+	static const rw_tcpserver_events ev = {
+		.connected = on_push_connected, .disconnected = on_disconnected, .ready_to_send = on_push_ready,
+	};
+	rw_tcpserver_set_events(s, &ev, &st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	/* The client reads nothing for 1.5 s (the server meets a full queue),
+	 * then everything, checking every byte's place in the pattern. */
+	static const char *const py =
+		"import socket, ssl, sys, time\n"
+		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		"ctx.verify_mode = ssl.CERT_NONE\n"
+		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
+		"time.sleep(1.5)\n"
+		"total = 8 << 20; got = bytearray()\n"
+		"while len(got) < total:\n"
+		"    d = s.recv(1 << 20)\n"
+		"    if not d: break\n"
+		"    got += d\n"
+		"want = bytes(((i * 131) ^ (i >> 12)) & 255 for i in range(total))\n"
+		"print('exact' if bytes(got) == want else 'mismatch %d' % len(got))\n";
+	char out[64];
+	push_off = 0;
+	push_wouldblocks = push_ready_events = 0;
+	cr_assert_eq(run_python(s, py, out, sizeof(out), 60), 0, "%s", out);
+	cr_assert_str_eq(out, "exact\n");
+	cr_assert_gt(push_wouldblocks, 0, "the queue must have refused at least once");
+	cr_assert_geq(push_ready_events, push_wouldblocks, "each refusal was followed by ReadyToSend");
+	cr_assert_eq(push_off, PUSH_TOTAL);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
