@@ -200,6 +200,7 @@ struct rw_tcp_settings {
 	uint8_t *ssl_cert_store;
 	size_t ssl_cert_store_len;
 	char *ssl_cert_subject;
+	char *ssl_cert_store_password;
 	int ssl_protocols;
 	char *ssl_alpn;
 	bool ssl_authenticate_clients;

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 RW_API int rw_tcpserver_get_ssl_start_mode(const rw_tcpserver *s) { return s->set.ssl_start_mode; }
 
@@ -35,8 +36,9 @@ RW_API int rw_tcpserver_set_ssl_cert_store_type(rw_tcpserver *s, int type)
 {
 	if (s->listening)
 		return -RW_EBAD_STATE;
-	if (type != RW_CERT_PEM_KEY_FILE && type != RW_CERT_PEM_KEY_BLOB)
-		return -RW_ENOT_SUPPORTED; /* PFX and Auto: the TLS issue; Windows, Java, SSH, XML: never */
+	if (type != RW_CERT_PEM_KEY_FILE && type != RW_CERT_PEM_KEY_BLOB && type != RW_CERT_PFX_FILE &&
+	    type != RW_CERT_PFX_BLOB && type != RW_CERT_AUTO)
+		return -RW_ENOT_SUPPORTED; /* Windows, Java, SSH, XML, PKCS#11 stores */
 	s->set.ssl_cert_store_type = type;
 	return 0;
 }
@@ -56,6 +58,13 @@ RW_API int rw_tcpserver_set_ssl_cert_store(rw_tcpserver *s, const void *store, s
 	s->set.ssl_cert_store = copy;
 	s->set.ssl_cert_store_len = len;
 	return 0;
+}
+
+RW_API int rw_tcpserver_set_ssl_cert_store_password(rw_tcpserver *s, const char *password)
+{
+	if (s->listening)
+		return -RW_EBAD_STATE;
+	return rw__strset(&s->set.ssl_cert_store_password, password);
 }
 
 RW_API int rw_tcpserver_set_ssl_cert_subject(rw_tcpserver *s, const char *subject)
@@ -109,7 +118,15 @@ int rw__ssl_ctx_load(struct rw_tcpserver *s)
 	struct rw_tls_cert cert = {
 		.store = st->ssl_cert_store,
 		.store_len = st->ssl_cert_store_len,
-		.is_file = st->ssl_cert_store_type == RW_CERT_PEM_KEY_FILE,
+		/* Auto takes a path when one names a readable file, else the bytes. */
+		.is_file = st->ssl_cert_store_type == RW_CERT_PEM_KEY_FILE ||
+		           st->ssl_cert_store_type == RW_CERT_PFX_FILE ||
+		           (st->ssl_cert_store_type == RW_CERT_AUTO && access((const char *)st->ssl_cert_store, R_OK) == 0),
+		.format = st->ssl_cert_store_type == RW_CERT_PFX_FILE || st->ssl_cert_store_type == RW_CERT_PFX_BLOB
+		              ? RW_TLS_CERT_PFX
+		          : st->ssl_cert_store_type == RW_CERT_AUTO ? RW_TLS_CERT_AUTO
+		                                                     : RW_TLS_CERT_PEM,
+		.password = st->ssl_cert_store_password,
 		.subject = st->ssl_cert_subject,
 	};
 	struct rw_tls_ctx *ctx;
@@ -132,6 +149,8 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st)
 	free(st->ssl_cert_store);
 	free(st->ssl_cert_subject);
 	free(st->ssl_alpn);
+	free(st->ssl_cert_store_password);
+	st->ssl_cert_store_password = NULL;
 	free(st->ssl_client_ca_certs);
 	free(st->ssl_ca_file);
 	st->ssl_alpn = st->ssl_client_ca_certs = st->ssl_ca_file = NULL;

@@ -42,13 +42,16 @@ struct rw_tls_cbs {
 
 enum { RW_TLS_HANDSHAKING = 0, RW_TLS_OPEN = 1, RW_TLS_PEER_CLOSED = 2 };
 
-/* Where the server certificate and key come from: one PEM file or PEM bytes
- * holding the certificate chain and the private key. */
+/* Where the server certificate and key come from: PEM (certificate chain and
+ * private key) or PFX/PKCS#12 (with a password), as a file or as bytes; `auto`
+ * tells them apart by content. */
 struct rw_tls_cert {
 	const void *store;  /* a path (NUL-terminated) when is_file, else the bytes */
 	size_t store_len;
 	bool is_file;
-	const char *subject; /* "*" or NULL = first certificate; else exact or substring */
+	enum { RW_TLS_CERT_PEM, RW_TLS_CERT_PFX, RW_TLS_CERT_AUTO } format;
+	const char *password; /* PFX; may be NULL */
+	const char *subject;  /* "*" or NULL = first certificate; else exact or substring */
 };
 
 /* A server context. protocols: a mask of RW_TLS_PROTO_*; TLS 1.0/1.1 bits give

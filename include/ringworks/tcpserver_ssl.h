@@ -13,8 +13,9 @@ extern "C" {
 typedef struct rw_tcpserver rw_tcpserver;
 
 /* ---- TLS (SSL*) ------------------------------------------------------------
- * In progress (the TLS issue): Implicit/Automatic and Explicit start modes with
- * PEM certificates work; other store types return -RW_ENOT_SUPPORTED. */
+ * Implicit/Automatic and Explicit start modes; PEM and PFX certificates. Store
+ * types of other platforms (Windows, Java, SSH, XML, PKCS#11) return
+ * -RW_ENOT_SUPPORTED. */
 enum {
 	RW_SSL_START_AUTOMATIC = 0, /* same as Implicit for a TCP server */
 	RW_SSL_START_IMPLICIT = 1,  /* handshake as soon as a connection is accepted */
@@ -22,9 +23,10 @@ enum {
 	RW_SSL_START_NONE = 3       /* plaintext (default) */
 };
 enum {
-	RW_CERT_PFX_FILE = 2, RW_CERT_PFX_BLOB = 3,           /* not supported yet */
+	RW_CERT_PFX_FILE = 2, RW_CERT_PFX_BLOB = 3,           /* PKCS#12, with SSLCertStorePassword */
 	RW_CERT_PEM_KEY_FILE = 6, RW_CERT_PEM_KEY_BLOB = 7,   /* certificate(s) + key, PEM */
-	RW_CERT_AUTO = 99                                    /* not supported yet */
+	RW_CERT_AUTO = 99                                    /* PEM or PFX, told apart by content;
+	                                                        a readable path or the bytes */
 };
 
 /* SSLStartMode (default 3). Setting it updates SSLEnabled (0-2: true, 3: false).
@@ -47,6 +49,8 @@ RW_API int rw_tcpserver_get_ssl_cert_store_type(const rw_tcpserver *s);
 RW_API int rw_tcpserver_set_ssl_cert_store_type(rw_tcpserver *s, int type);
 RW_API int rw_tcpserver_set_ssl_cert_store(rw_tcpserver *s, const void *store, size_t len);
 RW_API int rw_tcpserver_set_ssl_cert_subject(rw_tcpserver *s, const char *subject);
+/* SSLCertStorePassword: the PFX password (a wrong one: -RW_ESSL_CERT_STORE). */
+RW_API int rw_tcpserver_set_ssl_cert_store_password(rw_tcpserver *s, const char *password);
 /* The selected certificate's subject after start_listening (or ""). */
 RW_API int rw_tcpserver_get_ssl_cert_subject(const rw_tcpserver *s, char *buf, size_t len);
 

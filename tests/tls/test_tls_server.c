@@ -719,3 +719,69 @@ Test(tls_server, wouldblock_and_ready_to_send_through_tls)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+/* ---- PFX (PKCS#12) and Auto ----------------------------------------------- */
+
+static int serve_one_echo(rw_tcpserver *s)
+{
+	char out[64];
+	int rc = run_python(s, py_echo, out, sizeof(out), 20);
+	return rc == 0 && strstr(out, "True") ? 0 : -1;
+}
+
+static rw_tcpserver *pfx_server(struct state *st, int type, const void *store, size_t len, const char *password)
+{
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	rw_tcpserver_set_events(s, &events, st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store_type(s, type), 0);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store(s, store, len), 0);
+	if (password)
+		cr_assert_eq(rw_tcpserver_set_ssl_cert_store_password(s, password), 0);
+	return s;
+}
+
+Test(tls_server, pfx_file_blob_password_and_auto)
+{
+	make_cert();
+	char pfx[300], cmd[1024];
+	snprintf(pfx, sizeof(pfx), "%s/server.pfx", dir);
+	/* OpenSSL 3's defaults: PBES2 with AES-256-CBC and a SHA-256 MAC. */
+	snprintf(cmd, sizeof(cmd), "openssl pkcs12 -export -in %s/c -inkey %s/k -out %s -passout pass:s3cret",
+	         dir, dir, pfx);
+	cr_assert_eq(system(cmd), 0);
+	struct state st = {0};
+	char subject[128];
+
+	rw_tcpserver *s = pfx_server(&st, RW_CERT_PFX_FILE, pfx, strlen(pfx), "s3cret");
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0, "PFX file with its password");
+	cr_assert_gt(rw_tcpserver_get_ssl_cert_subject(s, subject, sizeof(subject)), 0);
+	cr_assert(strstr(subject, "CN=localhost") != NULL, "%s", subject);
+	cr_assert_eq(serve_one_echo(s), 0);
+	rw_tcpserver_free(s);
+
+	s = pfx_server(&st, RW_CERT_PFX_FILE, pfx, strlen(pfx), "wrong");
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_ESSL_CERT_STORE, "a wrong password");
+	rw_tcpserver_free(s);
+
+	FILE *f = fopen(pfx, "rb");
+	static uint8_t blob[16384];
+	size_t n = fread(blob, 1, sizeof(blob), f);
+	fclose(f);
+	s = pfx_server(&st, RW_CERT_PFX_BLOB, blob, n, "s3cret");
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0, "PFX blob");
+	cr_assert_eq(serve_one_echo(s), 0);
+	rw_tcpserver_free(s);
+
+	s = pfx_server(&st, RW_CERT_AUTO, blob, n, "s3cret");
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0, "Auto recognises PFX bytes");
+	rw_tcpserver_free(s);
+
+	s = pfx_server(&st, RW_CERT_AUTO, pem, strlen(pem), NULL);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0, "Auto recognises a PEM file");
+	cr_assert_eq(serve_one_echo(s), 0);
+	rw_tcpserver_free(s);
+	drop_cert();
+}

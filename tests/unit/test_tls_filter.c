@@ -91,7 +91,7 @@ static const struct rw_tls_cbs cbs = {.opened = on_opened, .plain = on_plain};
 
 static int ctx_new(struct rw_tls_ctx **out, const char *store, const char *subject, int protocols, char *subj)
 {
-	struct rw_tls_cert c = {store, 0, true, subject};
+	struct rw_tls_cert c = {.store = store, .is_file = true, .format = RW_TLS_CERT_PEM, .subject = subject};
 	return rw__tls_ctx_new(out, &c, protocols, subj, subj ? 256 : 0);
 }
 
