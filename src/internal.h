@@ -203,6 +203,7 @@ struct rw_tcp_settings {
 	char *ssl_cert_store_password;
 	int ssl_protocols;
 	char *ssl_alpn;
+	char *ssl_cipher_suites;
 	bool ssl_authenticate_clients;
 	char *ssl_client_ca_certs, *ssl_ca_file;
 };

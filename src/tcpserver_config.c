@@ -242,6 +242,7 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 		return entry_set(s, e, it.value);
 	}
 	char **text = rw_cfg_name_is(&it, "SSLALPNProtocols") ? &s->set.ssl_alpn
+	            : rw_cfg_name_is(&it, "SSLEnabledCipherSuites") ? &s->set.ssl_cipher_suites
 	            : rw_cfg_name_is(&it, "SSLClientCACerts") ? &s->set.ssl_client_ca_certs
 	            : rw_cfg_name_is(&it, "OpenSSLCAFile")    ? &s->set.ssl_ca_file
 	                                                      : NULL;

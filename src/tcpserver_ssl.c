@@ -133,6 +133,8 @@ int rw__ssl_ctx_load(struct rw_tcpserver *s)
 	int rc = rw__tls_ctx_new(&ctx, &cert, st->ssl_protocols, s->ssl_subject, sizeof(s->ssl_subject));
 	if (rc == 0 && st->ssl_alpn)
 		rc = rw__tls_ctx_set_alpn(ctx, st->ssl_alpn);
+	if (rc == 0 && st->ssl_cipher_suites)
+		rc = rw__tls_ctx_set_ciphers(ctx, st->ssl_cipher_suites);
 	if (rc == 0 && st->ssl_authenticate_clients)
 		rc = rw__tls_ctx_set_client_auth(ctx, st->ssl_client_ca_certs, st->ssl_ca_file);
 	if (rc < 0 && ctx)
@@ -149,6 +151,8 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st)
 	free(st->ssl_cert_store);
 	free(st->ssl_cert_subject);
 	free(st->ssl_alpn);
+	free(st->ssl_cipher_suites);
+	st->ssl_cipher_suites = NULL;
 	free(st->ssl_cert_store_password);
 	st->ssl_cert_store_password = NULL;
 	free(st->ssl_client_ca_certs);

@@ -193,6 +193,61 @@ int rw__tls_ctx_set_client_auth(struct rw_tls_ctx *c, const char *ca_pem, const 
 	return 0;
 }
 
+/* wolfSSL's name for a suite given by its IANA or its own name, or NULL. */
+static const char *wolf_cipher_name(const char *name, char *all, size_t all_len)
+{
+	unsigned char s0, s1;
+	int flags;
+	if (wolfSSL_get_cipher_suite_from_name(name, &s0, &s1, &flags) == 0)
+		return name;
+	if (wolfSSL_get_ciphers(all, (int)all_len) != WOLFSSL_SUCCESS)
+		return NULL;
+	char *save = NULL;
+	for (char *w = strtok_r(all, ":", &save); w; w = strtok_r(NULL, ":", &save)) {
+		if (wolfSSL_get_cipher_suite_from_name(w, &s0, &s1, &flags) != 0)
+			continue;
+		const char *iana = wolfSSL_get_cipher_name_iana_from_suite(s0, s1);
+		if (iana && strcmp(iana, name) == 0)
+			return w;
+	}
+	return NULL;
+}
+
+int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *c, const char *list)
+{
+	if (!list || !*list || strcmp(list, "*") == 0)
+		return 0;
+	char out[4096] = "", name[128], all[8192];
+	size_t o = 0;
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ";,");
+		while (n && (*p == ' ' || *p == '\t'))
+			p++, n--;
+		size_t m = n;
+		while (m && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+			m--;
+		if (m) {
+			if (m >= sizeof(name))
+				return -RW_EBAD_VALUE;
+			memcpy(name, p, m);
+			name[m] = 0;
+			const char *w = wolf_cipher_name(name, all, sizeof(all));
+			if (!w)
+				return -RW_EBAD_VALUE;
+			int k = snprintf(out + o, sizeof(out) - o, "%s%s", o ? ":" : "", w);
+			if (k < 0 || (size_t)k >= sizeof(out) - o)
+				return -RW_EBAD_VALUE;
+			o += (size_t)k;
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	if (!o || wolfSSL_CTX_set_cipher_list(c->ctx, out) != WOLFSSL_SUCCESS)
+		return -RW_ENOT_SUPPORTED;
+	return 0;
+}
+
 int rw__tls_ctx_set_alpn(struct rw_tls_ctx *c, const char *list)
 {
 	size_t n = 0;

@@ -88,6 +88,12 @@ int rw__tls_ctx_set_alpn(struct rw_tls_ctx *ctx, const char *list);
  * -RW_ESSL_CHAIN_VERIFY when the CA certificates cannot be loaded. */
 int rw__tls_ctx_set_client_auth(struct rw_tls_ctx *ctx, const char *ca_pem, const char *ca_file);
 
+/* SSLEnabledCipherSuites: "*" (or NULL/"") = wolfSSL's defaults; otherwise a
+ * ';' or ',' separated list of IANA names (TLS_AES_128_GCM_SHA256, ...) or
+ * OpenSSL-style names. -RW_EBAD_VALUE names an unknown suite; none usable:
+ * -RW_ENOT_SUPPORTED. */
+int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *ctx, const char *list);
+
 const char *rw__tls_error_text(const struct rw_tls *t);
 const char *rw__tls_alpn(const struct rw_tls *t);        /* selected protocol or "" */
 const char *rw__tls_server_name(const struct rw_tls *t); /* the client's SNI or "" */

@@ -363,6 +363,9 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  DoEventsTimeout (1000 ms), LogLevel (2),
  *  DefaultConnectionTimeout (0 = 30 s): a TLS handshake that makes no progress
  *    for that long fails (Connected 10060, then Disconnected),
+ *  SSLEnabledCipherSuites ("*"; else IANA names separated by ';', e.g.
+ *    "TLS_AES_128_GCM_SHA256;TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256";
+ *    an unknown name fails StartListening with -RW_EBAD_VALUE),
  *  SSLClientCACerts (PEM text) and OpenSSLCAFile (a PEM file): the CA
  *    certificates client certificates are verified against,
  *  SSLEnabledProtocols (15360 = TLS 1.2 | TLS 1.3; TLS 1.0/1.1 bits ->

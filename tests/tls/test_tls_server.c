@@ -785,3 +785,43 @@ Test(tls_server, pfx_file_blob_password_and_auto)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+Test(tls_server, enabled_cipher_suites_limit_the_handshake)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	static const rw_tcpserver_events ev = {
+		.connected = on_connected_suite, .disconnected = on_disconnected, .data_in = on_data,
+	};
+	rw_tcpserver_set_events(s, &ev, &st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	cr_assert_eq(rw_tcpserver_config(s, "SSLEnabledProtocols=3072", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_config(s, "SSLEnabledCipherSuites=TLS_NO_SUCH_SUITE", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_EBAD_VALUE, "an unknown suite is refused");
+	cr_assert_eq(rw_tcpserver_config(s,
+		"SSLEnabledCipherSuites= TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 ", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	static const char *const fmt =
+		"import subprocess, sys, time\n"
+		"p = subprocess.Popen(['gnutls-cli', '--insecure', '-p', sys.argv[1], '--priority',\n"
+		"    'NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+%s', '127.0.0.1'],\n"
+		"    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
+		"p.stdin.write(b'suite check\\n'); p.stdin.flush(); time.sleep(0.5)\n"
+		"out, _ = p.communicate(timeout=10)\n"
+		"print('echoed' if b'suite check' in out else 'refused')\n";
+	char script[1024], out[64];
+	snprintf(script, sizeof(script), fmt, "AES-128-GCM");
+	cr_assert_eq(run_python(s, script, out, sizeof(out), 20), 0);
+	cr_assert_str_eq(out, "refused\n", "AES-GCM is not among the enabled suites");
+	snprintf(script, sizeof(script), fmt, "CHACHA20-POLY1305");
+	seen_suite[0] = 0;
+	cr_assert_eq(run_python(s, script, out, sizeof(out), 20), 0);
+	cr_assert_str_eq(out, "echoed\n");
+	cr_assert_str_eq(seen_suite, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
