@@ -6,7 +6,9 @@
  * non-zero status, then Disconnected. */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void sink(void *ctx, const uint8_t *data, size_t len)
 {
@@ -24,10 +26,28 @@ static void sink(void *ctx, const uint8_t *data, size_t len)
 	rw__flush_later(l, c);
 }
 
+/* SSLKeyLogFile: one line per TLS 1.2 handshake, appended (a debugging aid;
+ * the write is a plain syscall on the loop thread, once per handshake). */
+static void write_keylog(struct rw_conn *c)
+{
+	const char *path = c->srv->set.ssl_keylog_file;
+	char line[256];
+	size_t n;
+	if (!path || !*path || !(n = rw__tls_keylog_line(c->tls, line, sizeof(line))))
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, line, n) != (ssize_t)n)
+		rw__log(c->srv, RW_LOG_WARN, "SSLKeyLogFile %s: cannot append", path);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void opened(void *ctx)
 {
 	struct rw_conn *c = ctx;
 	c->flags |= RW_C_TLS_OPEN;
+	write_keylog(c);
+	rw__fire_ssl_status(c, "TLS handshake completed: %s %s", rw__tls_version(c->tls), rw__tls_cipher(c->tls));
 	rw__fire_connected(c, 0, "OK");
 	/* Implicit mode owes the first ReadyToSend; a send refused before the
 	 * handshake (WOULDBLOCK) is owed one too. */
@@ -72,11 +92,13 @@ int rw__conn_tls_start(struct rw_conn *c, bool implicit)
 	if (implicit)
 		c->flags |= RW_C_TLS_IMPLICIT;
 	c->last_active = s->loop->now_ms;
+	rw__fire_ssl_status(c, "TLS handshake started");
 	return 0;
 }
 
 static void handshake_failed(struct rw_conn *c, int code, const char *text)
 {
+	rw__fire_ssl_status(c, "TLS handshake failed: %s", text);
 	rw__fire_connected(c, code, text);
 	rw__conn_close(c, code, text, true);
 }

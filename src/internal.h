@@ -204,6 +204,7 @@ struct rw_tcp_settings {
 	int ssl_protocols;
 	char *ssl_alpn;
 	char *ssl_cipher_suites;
+	char *ssl_keylog_file;
 	bool ssl_authenticate_clients;
 	char *ssl_client_ca_certs, *ssl_ca_file;
 };
@@ -303,6 +304,7 @@ void rw__fire_connected(struct rw_conn *c, int status, const char *text);
 void rw__fire_ready(struct rw_conn *c);
 void rw__fire_disconnected(struct rw_conn *c);
 void rw__fire_error(struct rw_tcpserver *s, rw_connid id, int code, const char *text);
+void rw__fire_ssl_status(struct rw_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rw__log(struct rw_tcpserver *s, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -243,6 +243,7 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 	}
 	char **text = rw_cfg_name_is(&it, "SSLALPNProtocols") ? &s->set.ssl_alpn
 	            : rw_cfg_name_is(&it, "SSLEnabledCipherSuites") ? &s->set.ssl_cipher_suites
+	            : rw_cfg_name_is(&it, "SSLKeyLogFile") ? &s->set.ssl_keylog_file
 	            : rw_cfg_name_is(&it, "SSLClientCACerts") ? &s->set.ssl_client_ca_certs
 	            : rw_cfg_name_is(&it, "OpenSSLCAFile")    ? &s->set.ssl_ca_file
 	                                                      : NULL;
@@ -252,6 +253,16 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 		if (s->listening)
 			return -RW_EBAD_STATE;
 		return rw__strset(text, it.value);
+	}
+	if (rw_cfg_name_is(&it, "SSLEnableRenegotiation")) {
+		bool on;
+		if (!it.has_value)
+			return put(out, out_len, "%s", "False");
+		if (rw_cfg_parse_bool(it.value, &on) < 0)
+			return -RW_EBAD_VALUE;
+		/* Debian's wolfSSL is built without secure renegotiation; the tuned
+		 * build has it (the TLS issue wires that). */
+		return on ? -RW_ENOT_SUPPORTED : 0;
 	}
 	if (rw_cfg_name_is(&it, "RejectedConnectionCount") || rw_cfg_name_is(&it, "BuildInfo")) {
 		if (it.has_value)

@@ -42,6 +42,20 @@ void rw__fire_error(struct rw_tcpserver *s, rw_connid id, int code, const char *
 	rw__log(s, RW_LOG_ERROR, "connection %lld: error %d: %s", (long long)id, code, text);
 }
 
+void rw__fire_ssl_status(struct rw_conn *c, const char *fmt, ...)
+{
+	struct rw_tcpserver *s = c->srv;
+	if (!s->ev.ssl_status || s->freeing)
+		return;
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rw_tcpserver_ssl_status e = {c->id, msg};
+	s->ev.ssl_status(s, &e, s->user);
+}
+
 void rw__log(struct rw_tcpserver *s, int level, const char *fmt, ...)
 {
 	if (!s->ev.log || level > s->set.log_level)

@@ -153,6 +153,8 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st)
 	free(st->ssl_alpn);
 	free(st->ssl_cipher_suites);
 	st->ssl_cipher_suites = NULL;
+	free(st->ssl_keylog_file);
+	st->ssl_keylog_file = NULL;
 	free(st->ssl_cert_store_password);
 	st->ssl_cert_store_password = NULL;
 	free(st->ssl_client_ca_certs);

@@ -559,3 +559,32 @@ const char *rw__tls_cipher(const struct rw_tls *t)
 	                           : NULL;
 	return iana && *iana && strcmp(iana, "None") ? iana : wolfSSL_get_cipher_name(t->ssl);
 }
+
+static size_t hex(char *out, const unsigned char *b, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	return 2 * n;
+}
+
+size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len)
+{
+	unsigned char random[32], master[48];
+	WOLFSSL_SESSION *sess = wolfSSL_get_session(t->ssl);
+	if (!t->open || wolfSSL_version(t->ssl) != TLS1_2_VERSION || !sess || len < 14 + 64 + 1 + 96 + 2 ||
+	    wolfSSL_get_client_random(t->ssl, random, sizeof(random)) != sizeof(random) ||
+	    wolfSSL_SESSION_get_master_key(sess, master, sizeof(master)) != (int)sizeof(master))
+		return 0;
+	size_t o = 0;
+	memcpy(buf, "CLIENT_RANDOM ", 14);
+	o = 14;
+	o += hex(buf + o, random, sizeof(random));
+	buf[o++] = ' ';
+	o += hex(buf + o, master, sizeof(master));
+	buf[o++] = '\n';
+	buf[o] = 0;
+	return o;
+}

@@ -94,6 +94,11 @@ int rw__tls_ctx_set_client_auth(struct rw_tls_ctx *ctx, const char *ca_pem, cons
  * -RW_ENOT_SUPPORTED. */
 int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *ctx, const char *list);
 
+/* The NSS key log line ("CLIENT_RANDOM <random> <master secret>\n") of a
+ * completed TLS 1.2 handshake, or 0 when there is none to give (TLS 1.3 needs
+ * wolfSSL's secret callback, which Debian's build lacks). */
+size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len);
+
 const char *rw__tls_error_text(const struct rw_tls *t);
 const char *rw__tls_alpn(const struct rw_tls *t);        /* selected protocol or "" */
 const char *rw__tls_server_name(const struct rw_tls *t); /* the client's SNI or "" */

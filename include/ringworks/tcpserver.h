@@ -42,6 +42,9 @@ extern "C" {
 
 typedef struct rw_tcpserver rw_tcpserver;
 
+/* TLS: SSLStartMode, certificates, StartSSL, the SSL events' parameters. */
+#include "tcpserver_ssl.h"
+
 /* ---- Event parameters ------------------------------------------------- */
 
 /* A client is connecting; no id exists yet. `accept` starts false when
@@ -86,21 +89,6 @@ typedef struct {
 	const char *description;
 } rw_tcpserver_error;
 
-/* SSLClientAuthentication: with SSLAuthenticateClients, once per handshake,
- * with the client's certificate (DER; NULL and 0 when it sent none), its
- * subject and issuer, and `accept` preset to whether it verified against the
- * CA certificates (status "OK" or the reason). The handler may change accept;
- * false fails the handshake (Connected with 280/281, then Disconnected). */
-typedef struct {
-	rw_connid connection_id;
-	const uint8_t *cert_encoded;
-	size_t cert_encoded_len;
-	const char *cert_subject;
-	const char *cert_issuer;
-	const char *status;
-	bool accept; /* writable */
-} rw_tcpserver_ssl_client_authentication;
-
 typedef struct {
 	void (*connection_request)(rw_tcpserver *s, rw_tcpserver_connection_request *e, void *user);
 	void (*connected)(rw_tcpserver *s, const rw_tcpserver_connected *e, void *user);
@@ -109,6 +97,7 @@ typedef struct {
 	void (*ready_to_send)(rw_tcpserver *s, const rw_tcpserver_ready_to_send *e, void *user);
 	void (*error)(rw_tcpserver *s, const rw_tcpserver_error *e, void *user);
 	void (*ssl_client_authentication)(rw_tcpserver *s, rw_tcpserver_ssl_client_authentication *e, void *user);
+	void (*ssl_status)(rw_tcpserver *s, const rw_tcpserver_ssl_status *e, void *user);
 	/* Optional diagnostics at or below Config LogLevel (default RW_LOG_WARN). */
 	void (*log)(rw_tcpserver *s, int level, const char *message, void *user);
 } rw_tcpserver_events;
@@ -361,16 +350,10 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  RingEntries (4096), RecvBufferSize (16384), RecvBufferCount (1024, power of 2)
  *    (loop settings: fixed once the loop exists),
  *  DoEventsTimeout (1000 ms), LogLevel (2),
+ *  The SSL* settings are listed in tcpserver_ssl.h.
  *  DefaultConnectionTimeout (0 = 30 s): a TLS handshake that makes no progress
  *    for that long fails (Connected 10060, then Disconnected),
- *  SSLEnabledCipherSuites ("*"; else IANA names separated by ';', e.g.
- *    "TLS_AES_128_GCM_SHA256;TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256";
- *    an unknown name fails StartListening with -RW_EBAD_VALUE),
- *  SSLClientCACerts (PEM text) and OpenSSLCAFile (a PEM file): the CA
- *    certificates client certificates are verified against,
- *  SSLEnabledProtocols (15360 = TLS 1.2 | TLS 1.3; TLS 1.0/1.1 bits ->
- *    -RW_ENOT_SUPPORTED), SSLALPNProtocols ("" = off; "h2,http/1.1": the first
- *    one the client also offers is selected), RejectedConnectionCount (read-only),
+ *  RejectedConnectionCount (read-only),
  *  BuildInfo (read-only).
  * Per connection: MaxLineLength[id], IdleTimeout[id], Timeout[id],
  *  RecordLength[id] (read and write); RemoteHost[id], RemotePort[id],
@@ -383,8 +366,6 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 /* The loop this server runs on (NULL before start_listening for an own loop). */
 RW_API rw_loop *rw_tcpserver_get_loop(rw_tcpserver *s);
 
-/* TLS: SSLStartMode, certificates, StartSSL. */
-#include "tcpserver_ssl.h"
 
 #ifdef __cplusplus
 }

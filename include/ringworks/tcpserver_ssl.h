@@ -12,6 +12,43 @@ extern "C" {
 
 typedef struct rw_tcpserver rw_tcpserver;
 
+/* SSLClientAuthentication: with SSLAuthenticateClients, once per handshake,
+ * with the client's certificate (DER; NULL and 0 when it sent none), its
+ * subject and issuer, and `accept` preset to whether it verified against the
+ * CA certificates (status "OK" or the reason). The handler may change accept;
+ * false fails the handshake (Connected with 280/281, then Disconnected). */
+typedef struct {
+	rw_connid connection_id;
+	const uint8_t *cert_encoded;
+	size_t cert_encoded_len;
+	const char *cert_subject;
+	const char *cert_issuer;
+	const char *status;
+	bool accept; /* writable */
+} rw_tcpserver_ssl_client_authentication;
+
+/* SSLStatus: informational progress of a TLS connection ("TLS handshake
+ * started", "TLS handshake completed: TLSv1.3 TLS_AES_128_GCM_SHA256", ...). */
+typedef struct {
+	rw_connid connection_id;
+	const char *message;
+} rw_tcpserver_ssl_status;
+
+/* SSL Config settings (rw_tcpserver_config):
+ *  SSLKeyLogFile ("": off): appends the NSS key log line of each TLS 1.2
+ *    handshake (TLS 1.3 needs the tuned wolfSSL: not written with Debian's),
+ *  SSLEnableRenegotiation (False; True: -RW_ENOT_SUPPORTED with this wolfSSL),
+ *  SSLClientCACerts (PEM text) and OpenSSLCAFile (a PEM file): the CA
+ *    certificates client certificates are verified against,
+ *  SSLEnabledProtocols (15360 = TLS 1.2 | TLS 1.3; TLS 1.0/1.1 bits ->
+ *    -RW_ENOT_SUPPORTED), SSLALPNProtocols ("" = off; "h2,http/1.1": the first
+ *    one the client also offers is selected),
+ *  SSLEnabledCipherSuites ("*"; else IANA names separated by ';', e.g.
+ *    "TLS_AES_128_GCM_SHA256;TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256";
+ *    an unknown name fails StartListening with -RW_EBAD_VALUE)
+ */
+
+
 /* ---- TLS (SSL*) ------------------------------------------------------------
  * Implicit/Automatic and Explicit start modes; PEM and PFX certificates. Store
  * types of other platforms (Windows, Java, SSH, XML, PKCS#11) return

@@ -825,3 +825,58 @@ Test(tls_server, enabled_cipher_suites_limit_the_handshake)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+/* ---- SSLStatus, SSLKeyLogFile, SSLEnableRenegotiation -------------------- */
+
+static char status_log[512];
+
+static void on_ssl_status(rw_tcpserver *s, const rw_tcpserver_ssl_status *e, void *u)
+{
+	size_t n = strlen(status_log);
+	snprintf(status_log + n, sizeof(status_log) - n, "%s|", e->message);
+}
+
+Test(tls_server, ssl_status_and_key_log_match_the_client)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	static const rw_tcpserver_events ev = {
+		.connected = on_connected, .disconnected = on_disconnected, .data_in = on_data,
+		.ssl_status = on_ssl_status,
+	};
+	rw_tcpserver_set_events(s, &ev, &st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	cr_assert_eq(rw_tcpserver_config(s, "SSLEnableRenegotiation=False", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_config(s, "SSLEnableRenegotiation=True", NULL, 0), -RW_ENOT_SUPPORTED);
+	char setting[400], server_log[300], client_log[300];
+	snprintf(server_log, sizeof(server_log), "%s/server.keys", dir);
+	snprintf(client_log, sizeof(client_log), "%s/client.keys", dir);
+	snprintf(setting, sizeof(setting), "SSLKeyLogFile=%s", server_log);
+	cr_assert_eq(rw_tcpserver_config(s, setting, NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char script[1024];
+	snprintf(script, sizeof(script),
+		"import socket, ssl, sys\n"
+		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		"ctx.verify_mode = ssl.CERT_NONE; ctx.maximum_version = ssl.TLSVersion.TLSv1_2\n"
+		"ctx.keylog_filename = '%s'\n"
+		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
+		"s.sendall(b'k'); s.recv(1); s.close(); print('ok')\n", client_log);
+	char out[32];
+	status_log[0] = 0;
+	cr_assert_eq(run_python(s, script, out, sizeof(out), 20), 0, "%s", out);
+	cr_assert(strncmp(status_log, "TLS handshake started|TLS handshake completed: TLSv1.2 TLS_", 59) == 0,
+	          "%s", status_log);
+	/* The server's line must be the very line the client logged. */
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd),
+	         "test -s %s && grep -q \"$(grep CLIENT_RANDOM %s)\" %s && test $(wc -l < %s) -eq 1",
+	         server_log, server_log, client_log, server_log);
+	cr_assert_eq(system(cmd), 0, "SSLKeyLogFile line differs from the client's own key log");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
