@@ -221,6 +221,19 @@ static int conn_config(struct rw_tcpserver *s, const rw_cfg_item *it, char *out,
 		                                                           : rw__tls_cipher(c->tls);
 		return put(out, len, "%s", v);
 	}
+	if (rw_cfg_name_is(it, "SSLNegotiatedCipherStrength") || rw_cfg_name_is(it, "SSLNegotiatedKeyExchange") ||
+	    rw_cfg_name_is(it, "SSLNegotiatedKeyExchangeStrength")) {
+		if (!c->tls || !(c->flags & RW_C_TLS_OPEN))
+			return put(out, len, "%s", "");
+		const char *group;
+		int bits;
+		const char *kx = rw__tls_kx(c->tls, &group, &bits);
+		if (rw_cfg_name_is(it, "SSLNegotiatedCipherStrength"))
+			return put(out, len, "%d", rw__tls_cipher_bits(c->tls));
+		if (rw_cfg_name_is(it, "SSLNegotiatedKeyExchange"))
+			return put(out, len, "%s%s%s", kx, *group ? " " : "", group);
+		return put(out, len, "%d", bits);
+	}
 	return -RW_EUNKNOWN_CONFIG;
 }
 

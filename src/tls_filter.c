@@ -588,3 +588,32 @@ size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len)
 	buf[o] = 0;
 	return o;
 }
+
+int rw__tls_cipher_bits(const struct rw_tls *t)
+{
+	WOLFSSL_CIPHER *c = wolfSSL_get_current_cipher(t->ssl);
+	return c ? wolfSSL_CIPHER_get_bits(c, NULL) : 0;
+}
+
+const char *rw__tls_kx(const struct rw_tls *t, const char **group, int *bits)
+{
+	const char *g = wolfSSL_get_curve_name(t->ssl);
+	const char *name = wolfSSL_get_cipher_name(t->ssl);
+	*group = g ? g : "";
+	*bits = 0;
+	if (g) {
+		if (strstr(g, "25519"))
+			*bits = 253; /* Curve25519 gives about 128-bit security over a 253-bit order */
+		else if (strstr(g, "448"))
+			*bits = 448;
+		else
+			for (const char *p = g; *p && !*bits; p++)
+				if (*p >= '0' && *p <= '9')
+					*bits = atoi(p);
+	}
+	if (g && strncmp(g, "FFDHE", 5) == 0)
+		return "DHE";
+	if (g || (name && (strncmp(name, "TLS13", 5) == 0 || strncmp(name, "ECDHE", 5) == 0)))
+		return "ECDHE";
+	return name && strncmp(name, "DHE", 3) == 0 ? "DHE" : "RSA";
+}

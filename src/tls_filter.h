@@ -104,5 +104,9 @@ const char *rw__tls_alpn(const struct rw_tls *t);        /* selected protocol or
 const char *rw__tls_server_name(const struct rw_tls *t); /* the client's SNI or "" */
 const char *rw__tls_version(const struct rw_tls *t); /* "TLSv1.3", ... */
 const char *rw__tls_cipher(const struct rw_tls *t);
+int rw__tls_cipher_bits(const struct rw_tls *t); /* bulk cipher key bits, e.g. 128 */
+/* Key exchange ("ECDHE", "DHE", "RSA"), its group ("SECP256R1", "X25519") and
+ * strength in bits (256, 253, 2048; 0 when unknown). */
+const char *rw__tls_kx(const struct rw_tls *t, const char **group, int *bits);
 
 #endif

@@ -359,6 +359,8 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  RecordLength[id] (read and write); RemoteHost[id], RemotePort[id],
  *  LocalAddress[id], BytesSent[id], SendQueueBytes[id] (bytes queued, read-only),
  *  SSLNegotiatedVersion[id] ("TLSv1.3"), SSLNegotiatedCipherSuite[id] (IANA name),
+ *  SSLNegotiatedCipherStrength[id] (bits), SSLNegotiatedKeyExchange[id]
+ *  ("ECDHE X25519"), SSLNegotiatedKeyExchangeStrength[id] (bits),
  *  SSLNegotiatedALPN[id], SSLServerName[id] (the client's SNI) (read-only).
  */
 RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, size_t out_len);

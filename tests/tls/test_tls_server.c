@@ -880,3 +880,50 @@ Test(tls_server, ssl_status_and_key_log_match_the_client)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+static char neg_strength[32], neg_kx[64], neg_kx_bits[32], neg_version[32];
+
+static void on_connected_negotiated(rw_tcpserver *s, const rw_tcpserver_connected *e, void *u)
+{
+	on_connected(s, e, u);
+	static const struct { const char *name; char *out; } keys[] = {
+		{"SSLNegotiatedCipherStrength", neg_strength}, {"SSLNegotiatedKeyExchange", neg_kx},
+		{"SSLNegotiatedKeyExchangeStrength", neg_kx_bits}, {"SSLNegotiatedVersion", neg_version},
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char key[80];
+		snprintf(key, sizeof(key), "%s[%lld]", keys[i].name, (long long)e->connection_id);
+		cr_assert_geq(rw_tcpserver_config(s, key, keys[i].out, 32), 0, "%s", key);
+	}
+}
+
+Test(tls_server, negotiated_strength_and_key_exchange)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	static const rw_tcpserver_events ev = {
+		.connected = on_connected_negotiated, .disconnected = on_disconnected, .data_in = on_data,
+	};
+	rw_tcpserver_set_events(s, &ev, &st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	static const char *const py =
+		"import socket, ssl, sys\n"
+		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		"ctx.verify_mode = ssl.CERT_NONE; ctx.set_ciphers('AES128-GCM-SHA256')\n"
+		"ctx.options |= ssl.OP_NO_TLSv1_2\n"
+		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
+		"s.sendall(b'n'); s.recv(1); print(s.cipher()[0]); s.close()\n";
+	char out[64];
+	cr_assert_eq(run_python(s, py, out, sizeof(out), 20), 0, "%s", out);
+	cr_assert_str_eq(neg_version, "TLSv1.3");
+	cr_assert_str_eq(neg_strength, "128", "AES-128-GCM (client picked %s)", out);
+	cr_assert(strncmp(neg_kx, "ECDHE", 5) == 0, "%s", neg_kx);
+	cr_assert_geq(atoi(neg_kx_bits), 253, "%s bits for %s", neg_kx_bits, neg_kx);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
