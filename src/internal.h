@@ -205,6 +205,7 @@ struct rw_tcp_settings {
 	char *ssl_alpn;
 	char *ssl_cipher_suites;
 	char *ssl_keylog_file;
+	char *ssl_groups13, *ssl_groups12;
 	bool ssl_authenticate_clients;
 	char *ssl_client_ca_certs, *ssl_ca_file;
 };

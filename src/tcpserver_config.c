@@ -257,6 +257,8 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 	char **text = rw_cfg_name_is(&it, "SSLALPNProtocols") ? &s->set.ssl_alpn
 	            : rw_cfg_name_is(&it, "SSLEnabledCipherSuites") ? &s->set.ssl_cipher_suites
 	            : rw_cfg_name_is(&it, "SSLKeyLogFile") ? &s->set.ssl_keylog_file
+	            : rw_cfg_name_is(&it, "TLS13SupportedGroups") ? &s->set.ssl_groups13
+	            : rw_cfg_name_is(&it, "TLS12SupportedGroups") ? &s->set.ssl_groups12
 	            : rw_cfg_name_is(&it, "SSLClientCACerts") ? &s->set.ssl_client_ca_certs
 	            : rw_cfg_name_is(&it, "OpenSSLCAFile")    ? &s->set.ssl_ca_file
 	                                                      : NULL;

@@ -135,6 +135,8 @@ int rw__ssl_ctx_load(struct rw_tcpserver *s)
 		rc = rw__tls_ctx_set_alpn(ctx, st->ssl_alpn);
 	if (rc == 0 && st->ssl_cipher_suites)
 		rc = rw__tls_ctx_set_ciphers(ctx, st->ssl_cipher_suites);
+	if (rc == 0 && (st->ssl_groups13 || st->ssl_groups12))
+		rc = rw__tls_ctx_set_groups(ctx, st->ssl_groups13, st->ssl_groups12);
 	if (rc == 0 && st->ssl_authenticate_clients)
 		rc = rw__tls_ctx_set_client_auth(ctx, st->ssl_client_ca_certs, st->ssl_ca_file);
 	if (rc < 0 && ctx)
@@ -154,7 +156,9 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st)
 	free(st->ssl_cipher_suites);
 	st->ssl_cipher_suites = NULL;
 	free(st->ssl_keylog_file);
-	st->ssl_keylog_file = NULL;
+	free(st->ssl_groups13);
+	free(st->ssl_groups12);
+	st->ssl_keylog_file = st->ssl_groups13 = st->ssl_groups12 = NULL;
 	free(st->ssl_cert_store_password);
 	st->ssl_cert_store_password = NULL;
 	free(st->ssl_client_ca_certs);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct rw_tls_ctx {
 	WOLFSSL_CTX *ctx;
@@ -616,4 +617,50 @@ const char *rw__tls_kx(const struct rw_tls *t, const char **group, int *bits)
 	if (g || (name && (strncmp(name, "TLS13", 5) == 0 || strncmp(name, "ECDHE", 5) == 0)))
 		return "ECDHE";
 	return name && strncmp(name, "DHE", 3) == 0 ? "DHE" : "RSA";
+}
+
+static int group_id(const char *name, size_t n)
+{
+	static const struct { const char *name; int id; } groups[] = {
+		{"ecdhe_secp256r1", WOLFSSL_ECC_SECP256R1}, {"ecdhe_secp384r1", WOLFSSL_ECC_SECP384R1},
+		{"ecdhe_secp521r1", WOLFSSL_ECC_SECP521R1}, {"ecdhe_x25519", WOLFSSL_ECC_X25519},
+		{"ecdhe_x448", WOLFSSL_ECC_X448},           {"ffdhe_2048", WOLFSSL_FFDHE_2048},
+		{"ffdhe_3072", WOLFSSL_FFDHE_3072},         {"ffdhe_4096", WOLFSSL_FFDHE_4096},
+		{"ffdhe_6144", WOLFSSL_FFDHE_6144},         {"ffdhe_8192", WOLFSSL_FFDHE_8192},
+	};
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (strlen(groups[i].name) == n && strncasecmp(groups[i].name, name, n) == 0)
+			return groups[i].id;
+	return 0;
+}
+
+static int add_groups(const char *list, int *ids, int *n, int max)
+{
+	for (const char *p = list; p && *p;) {
+		size_t len = strcspn(p, ",; ");
+		if (len) {
+			int id = group_id(p, len);
+			if (!id)
+				return -RW_EBAD_VALUE;
+			bool seen = false;
+			for (int i = 0; i < *n; i++)
+				seen |= ids[i] == id;
+			if (!seen && *n < max)
+				ids[(*n)++] = id;
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
+int rw__tls_ctx_set_groups(struct rw_tls_ctx *c, const char *tls13, const char *tls12)
+{
+	int ids[16], n = 0, rc;
+	if ((rc = add_groups(tls13, ids, &n, 16)) < 0 || (rc = add_groups(tls12, ids, &n, 16)) < 0)
+		return rc;
+	if (n && wolfSSL_CTX_set_groups(c->ctx, ids, n) != WOLFSSL_SUCCESS)
+		return -RW_ENOT_SUPPORTED;
+	return 0;
 }

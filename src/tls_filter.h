@@ -99,6 +99,12 @@ int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *ctx, const char *list);
  * wolfSSL's secret callback, which Debian's build lacks). */
 size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len);
 
+/* TLS13SupportedGroups / TLS12SupportedGroups (the documents' names:
+ * ecdhe_x25519, ecdhe_secp256r1, ffdhe_2048, ...). wolfSSL keeps one list for
+ * both versions: the TLS 1.3 list first, then TLS 1.2 names not in it. An
+ * unknown name: -RW_EBAD_VALUE; a group this wolfSSL lacks: -RW_ENOT_SUPPORTED. */
+int rw__tls_ctx_set_groups(struct rw_tls_ctx *ctx, const char *tls13, const char *tls12);
+
 const char *rw__tls_error_text(const struct rw_tls *t);
 const char *rw__tls_alpn(const struct rw_tls *t);        /* selected protocol or "" */
 const char *rw__tls_server_name(const struct rw_tls *t); /* the client's SNI or "" */

@@ -35,6 +35,10 @@ typedef struct {
 } rw_tcpserver_ssl_status;
 
 /* SSL Config settings (rw_tcpserver_config):
+ *  TLS13SupportedGroups, TLS12SupportedGroups (wolfSSL's defaults when unset;
+ *    else e.g. "ecdhe_x25519,ecdhe_secp256r1"): wolfSSL keeps one list, so
+ *    ringworks offers the TLS 1.3 list first, then the TLS 1.2 names not in it;
+ *    a group this wolfSSL build lacks fails StartListening, -RW_ENOT_SUPPORTED,
  *  SSLKeyLogFile ("": off): appends the NSS key log line of each TLS 1.2
  *    handshake (TLS 1.3 needs the tuned wolfSSL: not written with Debian's),
  *  SSLEnableRenegotiation (False; True: -RW_ENOT_SUPPORTED with this wolfSSL),

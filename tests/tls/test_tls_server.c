@@ -927,3 +927,30 @@ Test(tls_server, negotiated_strength_and_key_exchange)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+Test(tls_server, supported_groups_choose_the_key_exchange)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	static const rw_tcpserver_events ev = {
+		.connected = on_connected_negotiated, .disconnected = on_disconnected, .data_in = on_data,
+	};
+	rw_tcpserver_set_events(s, &ev, &st);
+	rw_tcpserver_set_ssl_enabled(s, true);
+	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	cr_assert_eq(rw_tcpserver_config(s, "TLS13SupportedGroups=ecdhe_nonsense", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_EBAD_VALUE);
+	cr_assert_eq(rw_tcpserver_config(s, "TLS13SupportedGroups=ecdhe_secp384r1", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char out[64];
+	neg_kx[0] = 0;
+	cr_assert_eq(run_python(s, py_echo, out, sizeof(out), 20), 0, "%s", out);
+	cr_assert_str_eq(out, "TLSv1.3 True\n");
+	cr_assert(strstr(neg_kx, "384") != NULL, "the only group offered is P-384: %s", neg_kx);
+	cr_assert_str_eq(neg_kx_bits, "384");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
