@@ -4,12 +4,12 @@
  * sink. wolfSSL's global init is reference counted here, so that no global
  * state leaks out to the user. */
 #include "tls_filter.h"
+#include "tls_cert.h"
 
 #include "ringworks/common.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
-#include <wolfssl/wolfcrypt/pkcs12.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -86,30 +86,6 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 	return sz;
 }
 
-/* "/CN=a/O=b" (wolfSSL's one-line form) -> "CN=a, O=b" (the documents' form). */
-static void name_text(WOLFSSL_X509_NAME *n, char *out, size_t len)
-{
-	char one[512];
-	out[0] = 0;
-	if (!n || !wolfSSL_X509_NAME_oneline(n, one, sizeof(one)))
-		return;
-	size_t o = 0;
-	for (const char *p = one[0] == '/' ? one + 1 : one; *p && o + 3 < len; p++) {
-		if (*p == '/') {
-			out[o++] = ',';
-			out[o++] = ' ';
-		} else {
-			out[o++] = *p;
-		}
-	}
-	out[o] = 0;
-}
-
-static void subject_text(WOLFSSL_X509 *x, char *out, size_t len)
-{
-	name_text(x ? wolfSSL_X509_get_subject_name(x) : NULL, out, len);
-}
-
 /* SNI: remember what the client asked for; any name is accepted (the server
  * has one certificate). */
 static int on_server_name(WOLFSSL *ssl, int *alert, void *arg)
@@ -159,8 +135,8 @@ static int on_verify(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	}
 	WOLFSSL_X509 *x = wolfSSL_X509_STORE_CTX_get_current_cert(store);
 	char subject[512], issuer[512];
-	name_text(x ? wolfSSL_X509_get_subject_name(x) : NULL, subject, sizeof(subject));
-	name_text(x ? wolfSSL_X509_get_issuer_name(x) : NULL, issuer, sizeof(issuer));
+	rw__tls_name_text(x ? wolfSSL_X509_get_subject_name(x) : NULL, subject, sizeof(subject));
+	rw__tls_name_text(x ? wolfSSL_X509_get_issuer_name(x) : NULL, issuer, sizeof(issuer));
 	int der_len = 0;
 	const unsigned char *der = x ? wolfSSL_X509_get_der(x, &der_len) : NULL;
 	int bad = !preverify ? (err ? err : -1) : t->chain_error;
@@ -297,109 +273,6 @@ static int set_versions(WOLFSSL_CTX *ctx, int protocols)
 	return 0;
 }
 
-/* The store's bytes: the file's content, or the blob itself (borrowed). */
-static uint8_t *store_bytes(const struct rw_tls_cert *cert, size_t *len, bool *owned)
-{
-	*owned = false;
-	if (!cert->is_file) {
-		*len = cert->store_len;
-		return (uint8_t *)cert->store;
-	}
-	FILE *f = fopen(cert->store, "rb");
-	if (!f)
-		return NULL;
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0, r;
-	do {
-		if (n == cap) {
-			uint8_t *p = realloc(buf, cap = cap ? cap * 2 : 16384);
-			if (!p || cap > (64u << 20)) { /* a certificate store is never 64 MiB */
-				free(p ? p : buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = p;
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-	} while (r > 0);
-	fclose(f);
-	*owned = true;
-	*len = n;
-	return buf;
-}
-
-static bool looks_like_pem(const uint8_t *b, size_t n)
-{
-	static const char tag[] = "-----BEGIN";
-	for (size_t i = 0; i + sizeof(tag) - 1 <= n; i++)
-		if (b[i] == '-' && memcmp(b + i, tag, sizeof(tag) - 1) == 0)
-			return true;
-	return false;
-}
-
-/* PKCS#12: the leaf certificate and key as DER. (CA certificates inside the
- * PFX are not sent as a chain yet.) */
-static int use_pfx(WOLFSSL_CTX *ctx, const uint8_t *b, size_t n, const char *password, WOLFSSL_X509 **x)
-{
-	WC_PKCS12 *p12 = wc_PKCS12_new();
-	byte *key = NULL, *cert = NULL;
-	word32 key_len = 0, cert_len = 0;
-	WC_DerCertList *ca = NULL;
-	int rc = -RW_ESSL_CERT_STORE;
-	if (p12 && wc_d2i_PKCS12(b, (word32)n, p12) == 0 &&
-	    wc_PKCS12_parse(p12, password ? password : "", &key, &key_len, &cert, &cert_len, &ca) == 0 &&
-	    key && cert &&
-	    wolfSSL_CTX_use_certificate_buffer(ctx, cert, cert_len, WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
-	    wolfSSL_CTX_use_PrivateKey_buffer(ctx, key, key_len, WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS) {
-		*x = wolfSSL_X509_load_certificate_buffer(cert, (int)cert_len, WOLFSSL_FILETYPE_ASN1);
-		rc = 0;
-	}
-	while (ca) { /* wc_FreeCertList is not exported by every build */
-		WC_DerCertList *next = ca->next;
-		XFREE(ca->buffer, NULL, DYNAMIC_TYPE_PKCS);
-		XFREE(ca, NULL, DYNAMIC_TYPE_PKCS);
-		ca = next;
-	}
-	XFREE(key, NULL, DYNAMIC_TYPE_PUBLIC_KEY);
-	XFREE(cert, NULL, DYNAMIC_TYPE_PKCS);
-	wc_PKCS12_free(p12);
-	return rc;
-}
-
-static int load_cert(WOLFSSL_CTX *ctx, const struct rw_tls_cert *cert, char *subject, size_t subject_len)
-{
-	size_t n;
-	bool owned;
-	uint8_t *b = store_bytes(cert, &n, &owned);
-	if (!b)
-		return -RW_ESSL_CERT_STORE;
-	bool pem = cert->format == RW_TLS_CERT_PEM ||
-	           (cert->format == RW_TLS_CERT_AUTO && looks_like_pem(b, n));
-	WOLFSSL_X509 *x = NULL;
-	int rc;
-	if (pem) {
-		x = wolfSSL_X509_load_certificate_buffer(b, (int)n, WOLFSSL_FILETYPE_PEM);
-		rc = x && wolfSSL_CTX_use_certificate_chain_buffer(ctx, b, (long)n) == WOLFSSL_SUCCESS &&
-		     wolfSSL_CTX_use_PrivateKey_buffer(ctx, b, (long)n, WOLFSSL_FILETYPE_PEM) == WOLFSSL_SUCCESS
-		         ? 0 : -RW_ESSL_CERT_STORE;
-	} else {
-		rc = use_pfx(ctx, b, n, cert->password, &x);
-	}
-	if (owned)
-		free(b);
-	subject_text(x, subject, subject_len);
-	wolfSSL_X509_free(x);
-	if (rc < 0)
-		return rc;
-	const char *want = cert->subject;
-	if (want && *want && strcmp(want, "*") && strcmp(want, subject) && !strstr(subject, want))
-		return -RW_ESSL_CERT_NOT_FOUND;
-	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS)
-		return -RW_ESSL_CREDENTIALS;
-	return 0;
-}
-
 int rw__tls_ctx_new(struct rw_tls_ctx **out, const struct rw_tls_cert *cert, int protocols,
                     char *subject_out, size_t subject_len)
 {
@@ -415,7 +288,7 @@ int rw__tls_ctx_new(struct rw_tls_ctx **out, const struct rw_tls_cert *cert, int
 	}
 	char subject[512];
 	if ((rc = set_versions(c->ctx, protocols)) < 0 ||
-	    (rc = load_cert(c->ctx, cert, subject, sizeof(subject))) < 0) {
+	    (rc = rw__tls_load_cert(c->ctx, cert, subject, sizeof(subject))) < 0) {
 		wolfSSL_CTX_free(c->ctx);
 		free(c);
 		global_unref();
