@@ -16,6 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The start of every python TLS client here: a context that does not verify
+ * the (self-signed) server certificate is finished by each script. */
+#define PY_TLS_CTX                                    \
+	"import socket, ssl, sys, time\n"                 \
+	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n" \
+	"ctx.check_hostname = False\n"
+
 static char dir[] = "/tmp/rw-tlss-XXXXXX", pem[256];
 
 static void make_cert(void)
@@ -89,6 +96,19 @@ static const rw_tcpserver_events events = {
 	.connected = on_connected, .disconnected = on_disconnected, .data_in = on_data,
 };
 
+/* A server with TLS on (implicit) and the test certificate, not yet
+ * listening, so that a test can add its settings first. */
+static rw_tcpserver *tls_server_unstarted(struct state *st, const rw_tcpserver_events *ev)
+{
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
+	rw_tcpserver_set_events(s, ev, st);
+	cr_assert_eq(rw_tcpserver_set_ssl_enabled(s, true), 0);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem)), 0);
+	return s;
+}
+
 static rw_tcpserver *tls_server(struct state *st, int mode)
 {
 	rw_tcpserver *s = rw_tcpserver_new();
@@ -145,8 +165,7 @@ static void pump_until(rw_tcpserver *s, const int *counter, int want, double sec
 }
 
 static const char *const py_echo =
-	"import socket, ssl, sys\n"
-	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+	PY_TLS_CTX
 	"ctx.verify_mode = ssl.CERT_NONE\n"
 	"if len(sys.argv) > 2: ctx.maximum_version = ssl.TLSVersion.TLSv1_2\n"
 	"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='localhost')\n"
@@ -382,20 +401,14 @@ Test(tls_server, alpn_and_sni_visible_per_connection)
 {
 	make_cert();
 	struct state st = {0};
-	rw_tcpserver *s = rw_tcpserver_new();
-	rw_tcpserver_set_local_host(s, "127.0.0.1");
-	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
-	cr_assert_eq(rw_tcpserver_config(s, "SSLALPNProtocols=h2,http/1.1", NULL, 0), 0);
 	static const rw_tcpserver_events ev = {
 		.connected = on_connected_read_tls, .disconnected = on_disconnected, .data_in = on_data,
 	};
-	rw_tcpserver_set_events(s, &ev, &st);
-	rw_tcpserver_set_ssl_enabled(s, true);
-	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
+	cr_assert_eq(rw_tcpserver_config(s, "SSLALPNProtocols=h2,http/1.1", NULL, 0), 0);
 	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
 	static const char *const py =
-		"import socket, ssl, sys\n"
-		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		PY_TLS_CTX
 		"ctx.verify_mode = ssl.CERT_NONE; ctx.set_alpn_protocols(['x-other', 'http/1.1'])\n"
 		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='example.test')\n"
 		"s.sendall(b'x'); s.recv(1); print(s.selected_alpn_protocol()); s.close()\n";
@@ -505,8 +518,7 @@ static int client_with_cert(rw_tcpserver *s, const char *which, char *out, size_
 	if (which)
 		snprintf(load, sizeof(load), "ctx.load_cert_chain('%s/%s.pem', '%s/%s.key')\n", dir, which, dir, which);
 	snprintf(script, sizeof(script),
-		"import socket, ssl, sys\n"
-		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		PY_TLS_CTX
 		"ctx.verify_mode = ssl.CERT_NONE\n%s"
 		"try:\n"
 		"    s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
@@ -595,15 +607,10 @@ Test(tls_server, gnutls_cli_tls13_and_tls12_with_aes_gcm_and_chacha20)
 {
 	make_cert();
 	struct state st = {0};
-	rw_tcpserver *s = rw_tcpserver_new();
-	rw_tcpserver_set_local_host(s, "127.0.0.1");
-	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
 	static const rw_tcpserver_events ev = {
 		.connected = on_connected_suite, .disconnected = on_disconnected, .data_in = on_data,
 	};
-	rw_tcpserver_set_events(s, &ev, &st);
-	rw_tcpserver_set_ssl_enabled(s, true);
-	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
 	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
 	static const struct { const char *version, *cipher, *suite_part; } cases[] = {
 		{"TLS1.3", "AES-128-GCM", "TLS_AES_128_GCM_SHA256"},
@@ -682,16 +689,11 @@ Test(tls_server, wouldblock_and_ready_to_send_through_tls)
 {
 	make_cert();
 	struct state st = {0};
-	rw_tcpserver *s = rw_tcpserver_new();
-	rw_tcpserver_set_local_host(s, "127.0.0.1");
-	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
-	cr_assert_eq(rw_tcpserver_config(s, "SendQueueLimit=262144", NULL, 0), 0);
 	static const rw_tcpserver_events ev = {
 		.connected = on_push_connected, .disconnected = on_disconnected, .ready_to_send = on_push_ready,
 	};
-	rw_tcpserver_set_events(s, &ev, &st);
-	rw_tcpserver_set_ssl_enabled(s, true);
-	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
+	cr_assert_eq(rw_tcpserver_config(s, "SendQueueLimit=262144", NULL, 0), 0);
 	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
 	/* The client reads nothing for 1.5 s (the server meets a full queue),
 	 * then everything, checking every byte's place in the pattern. */
@@ -790,15 +792,10 @@ Test(tls_server, enabled_cipher_suites_limit_the_handshake)
 {
 	make_cert();
 	struct state st = {0};
-	rw_tcpserver *s = rw_tcpserver_new();
-	rw_tcpserver_set_local_host(s, "127.0.0.1");
-	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
 	static const rw_tcpserver_events ev = {
 		.connected = on_connected_suite, .disconnected = on_disconnected, .data_in = on_data,
 	};
-	rw_tcpserver_set_events(s, &ev, &st);
-	rw_tcpserver_set_ssl_enabled(s, true);
-	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
 	cr_assert_eq(rw_tcpserver_config(s, "SSLEnabledProtocols=3072", NULL, 0), 0);
 	cr_assert_eq(rw_tcpserver_config(s, "SSLEnabledCipherSuites=TLS_NO_SUCH_SUITE", NULL, 0), 0);
 	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_EBAD_VALUE, "an unknown suite is refused");
@@ -840,16 +837,11 @@ Test(tls_server, ssl_status_and_key_log_match_the_client)
 {
 	make_cert();
 	struct state st = {0};
-	rw_tcpserver *s = rw_tcpserver_new();
-	rw_tcpserver_set_local_host(s, "127.0.0.1");
-	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
 	static const rw_tcpserver_events ev = {
 		.connected = on_connected, .disconnected = on_disconnected, .data_in = on_data,
 		.ssl_status = on_ssl_status,
 	};
-	rw_tcpserver_set_events(s, &ev, &st);
-	rw_tcpserver_set_ssl_enabled(s, true);
-	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
 	cr_assert_eq(rw_tcpserver_config(s, "SSLEnableRenegotiation=False", NULL, 0), 0);
 	cr_assert_eq(rw_tcpserver_config(s, "SSLEnableRenegotiation=True", NULL, 0), -RW_ENOT_SUPPORTED);
 	char setting[400], server_log[300], client_log[300];
@@ -860,8 +852,7 @@ Test(tls_server, ssl_status_and_key_log_match_the_client)
 	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
 	char script[1024];
 	snprintf(script, sizeof(script),
-		"import socket, ssl, sys\n"
-		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		PY_TLS_CTX
 		"ctx.verify_mode = ssl.CERT_NONE; ctx.maximum_version = ssl.TLSVersion.TLSv1_2\n"
 		"ctx.keylog_filename = '%s'\n"
 		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
@@ -901,19 +892,13 @@ Test(tls_server, negotiated_strength_and_key_exchange)
 {
 	make_cert();
 	struct state st = {0};
-	rw_tcpserver *s = rw_tcpserver_new();
-	rw_tcpserver_set_local_host(s, "127.0.0.1");
-	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
 	static const rw_tcpserver_events ev = {
 		.connected = on_connected_negotiated, .disconnected = on_disconnected, .data_in = on_data,
 	};
-	rw_tcpserver_set_events(s, &ev, &st);
-	rw_tcpserver_set_ssl_enabled(s, true);
-	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
 	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
 	static const char *const py =
-		"import socket, ssl, sys\n"
-		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False\n"
+		PY_TLS_CTX
 		"ctx.verify_mode = ssl.CERT_NONE; ctx.set_ciphers('AES128-GCM-SHA256')\n"
 		"ctx.options |= ssl.OP_NO_TLSv1_2\n"
 		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
@@ -932,15 +917,10 @@ Test(tls_server, supported_groups_choose_the_key_exchange)
 {
 	make_cert();
 	struct state st = {0};
-	rw_tcpserver *s = rw_tcpserver_new();
-	rw_tcpserver_set_local_host(s, "127.0.0.1");
-	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
 	static const rw_tcpserver_events ev = {
 		.connected = on_connected_negotiated, .disconnected = on_disconnected, .data_in = on_data,
 	};
-	rw_tcpserver_set_events(s, &ev, &st);
-	rw_tcpserver_set_ssl_enabled(s, true);
-	rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem));
+	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
 	cr_assert_eq(rw_tcpserver_config(s, "TLS13SupportedGroups=ecdhe_nonsense", NULL, 0), 0);
 	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_EBAD_VALUE);
 	cr_assert_eq(rw_tcpserver_config(s, "TLS13SupportedGroups=ecdhe_secp384r1", NULL, 0), 0);
