@@ -313,3 +313,17 @@ void rw_framer_free(rw_framer *f)
 	f->_len = f->_cap = 0;
 	f->_skip_lf = false;
 }
+
+uint8_t *rw_framer_take_kept(rw_framer *f, size_t *len)
+{
+	*len = f->_len;
+	if (!f->_len) {
+		rw_framer_free(f);
+		return NULL;
+	}
+	uint8_t *b = f->_buf;
+	f->_buf = NULL;
+	f->_len = f->_cap = 0;
+	f->_skip_lf = false;
+	return b;
+}

@@ -62,6 +62,10 @@ int rw_framer_flush(rw_framer *f, rw_framer_emit_fn emit, void *ctx);
 /* Bytes currently kept in the internal buffer. */
 size_t rw_framer_buffered(const rw_framer *f);
 
+/* Hand over the kept bytes (NULL when none; *len set); the caller frees them.
+ * For a switch of protocol mid-stream (StartSSL): the bytes are not a unit. */
+uint8_t *rw_framer_take_kept(rw_framer *f, size_t *len);
+
 /* Free the internal buffer; the framer stays usable. */
 void rw_framer_free(rw_framer *f);
 

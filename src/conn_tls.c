@@ -124,12 +124,9 @@ void rw__conn_tls_input(struct rw_conn *c, const uint8_t *data, size_t len)
 void rw__conn_tls_switch(struct rw_conn *c, const uint8_t *rest, size_t len)
 {
 	c->flags &= ~RW_C_TLS_SWITCH;
-	rw_framer *f = &c->framer;
-	if (f->_len) {
-		uint8_t *kept = f->_buf;
-		size_t n = f->_len;
-		f->_buf = NULL;
-		f->_len = f->_cap = 0;
+	size_t n;
+	uint8_t *kept = rw_framer_take_kept(&c->framer, &n);
+	if (kept) {
 		rw__conn_tls_input(c, kept, n);
 		free(kept);
 	}
