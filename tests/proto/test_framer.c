@@ -632,8 +632,8 @@ Test(framer, take_kept_hands_over_the_partial_unit)
 	rw_framer_init(&f);
 	f.eol[0] = '\n';
 	f.eol_len = 1;
-	struct rec *r = calloc(1, sizeof(*r));
-	rw_framer_feed(&f, (const uint8_t *)"line\n\x16\x03\x01", 8, rec_emit, r);
+	struct rec r = {0};
+	rw_framer_feed(&f, (const uint8_t *)"line\n\x16\x03\x01", 8, rec_emit, &r);
 	size_t n;
 	uint8_t *kept = rw_framer_take_kept(&f, &n);
 	cr_assert_eq(n, 3);
@@ -642,5 +642,5 @@ Test(framer, take_kept_hands_over_the_partial_unit)
 	free(kept);
 	cr_assert_null(rw_framer_take_kept(&f, &n));
 	cr_assert_eq(n, 0);
-	free(r);
+	free(r.text);
 }
