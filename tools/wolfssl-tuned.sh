@@ -29,7 +29,7 @@ set -euo pipefail
 
 readonly PROG=wolfssl-tuned
 # Bump when the recipe below changes in a way the option string does not show.
-readonly RECIPE=1
+readonly RECIPE=2
 readonly DERIVED_BASENAME=ringworks-deb-src
 
 say() { printf '%s: %s\n' "$PROG" "$*"; }
@@ -78,6 +78,12 @@ PCFILE=$PREFIX/lib/pkgconfig/wolfssl.pc
 #                        OPENSSL_EXTRA, wolfSSL_CTX_set_keylog_callback().
 #  --enable-tls13, --enable-pkcs12, --enable-harden are the defaults in 5.5.4;
 #                        passed anyway so the intent is explicit.
+#  --enable-all          the API surface Debian's libwolfssl-dev has (its
+#                        rules use --enable-distro, which is --enable-all plus
+#                        a static library and no early data), so ringworks
+#                        builds against either flavour with the same code
+#                        (OPENSSL_ALL: wolfSSL_get_servername,
+#                        wolfSSL_CIPHER_get_bits, FFDHE groups, ...).
 #  --disable-examples    skips the example client/server; the wolfCrypt
 #                        benchmark and test are built by --enable-crypttests
 #                        (default on), not by the examples.
@@ -86,6 +92,7 @@ PCFILE=$PREFIX/lib/pkgconfig/wolfssl.pc
 # --------------------------------------------------------------------------
 CONFIG_OPTS=(
     --enable-shared --disable-static
+    --enable-all
     --enable-aesni --enable-intelasm
     --enable-sp --enable-sp-asm
     --enable-tls13
