@@ -33,6 +33,19 @@ enum rw_op {
 #define RW_UD(ptr, op) ((uint64_t)(uintptr_t)(ptr) | (uint64_t)(op))
 #define RW_UD_PTR(ud) ((void *)(uintptr_t)((ud) & ~(uint64_t)7))
 #define RW_UD_OP(ud) ((unsigned)((ud) & 7))
+/* Op tag 0 with a non-NULL target: a component with its own engine on the
+ * loop (DTLSServer). The target is 8-byte aligned and its first member is its
+ * CQE handler, so the loop needs no tag per component. */
+typedef void (*rw_cqe_fn)(void *target, const struct io_uring_cqe *cqe);
+
+/* Such a component registers with the loop: `turn` runs once per loop turn
+ * after the CQEs (its timers and deferred events), and the loop wakes no
+ * later than wake_ms (0: no wish) to run it. */
+struct rw_loop_client {
+	struct rw_loop_client *next;
+	void (*turn)(struct rw_loop_client *c, int64_t now_ms);
+	int64_t wake_ms;
+};
 
 struct rw_tcpserver;
 struct rw_conn;
@@ -168,6 +181,7 @@ struct rw_loop {
 	unsigned free_op_count;
 	struct rw_tcpserver *servers; /* servers attached to this loop */
 	unsigned server_count;
+	struct rw_loop_client *clients; /* other components (DTLSServer) */
 	rw_loop_options opts;
 };
 
@@ -241,6 +255,8 @@ int rw__errno(int err); /* negative errno -> negative documented code */
 int rw__loop_create(struct rw_loop **out, const rw_loop_options *opts);
 void rw__loop_attach(struct rw_loop *loop, struct rw_tcpserver *s);
 void rw__loop_detach(struct rw_loop *loop, struct rw_tcpserver *s);
+void rw__loop_add_client(struct rw_loop *loop, struct rw_loop_client *c);
+void rw__loop_remove_client(struct rw_loop *loop, struct rw_loop_client *c);
 int rw__loop_turn(struct rw_loop *loop, int timeout_ms);
 struct io_uring_sqe *rw__sqe(struct rw_loop *loop);
 void rw__defer(struct rw_loop *loop, struct rw_conn *c);

@@ -111,7 +111,7 @@ RW_API int rw_loop_free(rw_loop *l)
 {
 	if (!l)
 		return 0;
-	if (l->servers)
+	if (l->servers || l->clients)
 		return -RW_EBAD_STATE;
 	rw_bufring_exit(&l->bufring, &l->ring.uring);
 	rw_ring_exit(&l->ring);
@@ -140,6 +140,22 @@ void rw__loop_detach(struct rw_loop *l, struct rw_tcpserver *s)
 		if (*p == s) {
 			*p = s->loop_next;
 			l->server_count--;
+			return;
+		}
+	}
+}
+
+void rw__loop_add_client(struct rw_loop *l, struct rw_loop_client *c)
+{
+	c->next = l->clients;
+	l->clients = c;
+}
+
+void rw__loop_remove_client(struct rw_loop *l, struct rw_loop_client *c)
+{
+	for (struct rw_loop_client **p = &l->clients; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
 			return;
 		}
 	}
@@ -241,7 +257,11 @@ static void dispatch(const struct io_uring_cqe *cqe)
 		break;
 	}
 	default:
-		break; /* user_data 0: fire-and-forget SQEs */
+		/* user_data 0: fire-and-forget SQEs; tag 0 with a target: a
+		 * loop client (see rw_cqe_fn). */
+		if (p)
+			(*(rw_cqe_fn *)p)(p, cqe);
+		break;
 	}
 }
 
@@ -258,6 +278,11 @@ int rw__loop_turn(struct rw_loop *l, int timeout_ms)
 		to_sweep = 0;
 	if (timeout_ms < 0 || timeout_ms > to_sweep)
 		timeout_ms = (int)to_sweep;
+	for (struct rw_loop_client *c = l->clients; c; c = c->next) {
+		int64_t to_client = c->wake_ms ? c->wake_ms - rw__now_ms() : timeout_ms;
+		if (to_client < timeout_ms)
+			timeout_ms = to_client < 0 ? 0 : (int)to_client;
+	}
 	int rc = rw_ring_submit_wait(&l->ring, timeout_ms);
 	l->now_ms = rw__now_ms();
 	int handled = 0;
@@ -278,6 +303,8 @@ int rw__loop_turn(struct rw_loop *l, int timeout_ms)
 		for (struct rw_tcpserver *s = l->servers; s; s = s->loop_next)
 			rw__conn_sweep(s, l->now_ms);
 	}
+	for (struct rw_loop_client *c = l->clients; c; c = c->next)
+		c->turn(c, l->now_ms);
 	run_deferred(l);
 	/* What this turn's events asked for (sends, closes, re-arms) goes to the
 	 * kernel now, not at the next call: an application may stop turning the

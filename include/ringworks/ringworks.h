@@ -4,4 +4,5 @@
 #include "common.h"
 #include "loop.h"
 #include "tcpserver.h"
+#include "dtlsserver.h"
 #endif
