@@ -161,10 +161,11 @@ RW_API int rw_dtlsserver_start_listening(rw_dtlsserver *s)
 	if (s->set.use_cid)
 		return -RW_ENOT_SUPPORTED;
 #endif
-	int rc = ensure_loop(s);
-	if (rc < 0)
-		return rc;
+	/* The certificate first: a server that cannot handshake creates no loop. */
+	int rc = 0;
 	if (!s->ctx && (rc = rw__dtls_ctx_new(s)) < 0)
+		return rc;
+	if ((rc = ensure_loop(s)) < 0)
 		return rc;
 	if (!s->buckets && (rc = rw__dtls_table_init(s)) < 0)
 		return rc;
