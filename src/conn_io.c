@@ -79,7 +79,9 @@ static int emit_data_in(void *ctx, const uint8_t *data, size_t len, bool eol)
  * of `held` (bytes that arrived meanwhile are behind it). */
 static void feed(struct rw_conn *c, const uint8_t *data, size_t len)
 {
-	ssize_t n = rw_framer_feed(&c->framer, data, len, emit_data_in, c);
+	/* The buffers are ours (ring, TLS plaintext, held): a layer may write. */
+	ssize_t n = c->srv->input ? c->srv->input(c, (uint8_t *)data, len)
+	                          : rw_framer_feed(&c->framer, data, len, emit_data_in, c);
 	if (n < 0) {
 		rw__fire_error(c->srv, c->id, RW_ENOMEM, rw_strerror(RW_ENOMEM));
 		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);

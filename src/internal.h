@@ -50,6 +50,13 @@ struct rw_loop_client {
 struct rw_tcpserver;
 struct rw_conn;
 
+/* A protocol layer over the byte stream (WSServer): when a server has one,
+ * received plaintext goes to it instead of the framer and DataIn. It returns
+ * the bytes it consumed like rw_framer_feed (fewer when it paused or closed
+ * the connection; the engine holds the rest and feeds it again later). It may
+ * unmask in place: the bytes are the engine's own buffers. */
+typedef ssize_t (*rw_input_fn)(struct rw_conn *c, uint8_t *data, size_t len);
+
 /* ---- send queue ---------------------------------------------------------- */
 enum rw_chunk_kind { RW_CHUNK_COPY, RW_CHUNK_OWNED, RW_CHUNK_FILE };
 
@@ -152,6 +159,7 @@ struct rw_conn {
 	struct rw_conn *flush_next, *defer_next;
 	struct rw_addr peer, local;
 	rw_framer framer;
+	void *layer;                /* the protocol layer's state (WSServer) */
 };
 
 /* ---- listener and loop --------------------------------------------------- */
@@ -245,6 +253,8 @@ struct rw_tcpserver {
 	bool idle_sweep_needed;
 	struct rw_tls_ctx *tls_ctx;     /* loaded at start_listening when SSL is on */
 	char ssl_subject[256];          /* the selected certificate's subject */
+	rw_input_fn input;              /* a protocol layer (WSServer), or NULL */
+	void *layer;                    /* its server object */
 };
 
 /* ---- rw__ functions -------------------------------------------------------- */

@@ -220,9 +220,163 @@ static void tcp_destroy(void *srv)
 	rw_tcpserver_free(srv);
 }
 
+/* ---- echo over WSServer -------------------------------------------------- */
+
+/* Each message comes back whole with its type (BufferMessage=True), at any
+ * path, with the first offered subprotocol selected. A send that does not fit
+ * is kept until ReadyToSend, with reception paused meanwhile. */
+struct ws_pending {
+	rw_connid id;
+	int format;
+	size_t len, off;
+	uint8_t *bytes;
+	struct ws_pending *next;
+};
+static struct ws_pending *g_ws_pending; /* few at a time: a list is enough */
+
+static struct ws_pending **ws_find(rw_connid id)
+{
+	struct ws_pending **p = &g_ws_pending;
+	while (*p && (*p)->id != id)
+		p = &(*p)->next;
+	return p;
+}
+
+static void ws_drop(rw_connid id)
+{
+	struct ws_pending **p = ws_find(id), *q = *p;
+	if (q) {
+		*p = q->next;
+		free(q->bytes);
+		free(q);
+	}
+}
+
+static int ws_send_fmt(rw_wsserver *s, rw_connid id, int format, const uint8_t *d, size_t n)
+{
+	return format == RW_WS_FORMAT_TEXT ? rw_wsserver_send_text_n(s, id, (const char *)d, n)
+	                                   : rw_wsserver_send_bytes(s, id, d, n);
+}
+
+static void ws_echo_open(rw_wsserver *s, rw_wsserver_websocket_open_request *e, void *user)
+{
+	static char pick[128];
+	const char *p = e->subprotocols;
+	size_t n = strcspn(p, ", ");
+	(void)s;
+	(void)user;
+	if (n && n < sizeof pick) {
+		memcpy(pick, p, n);
+		pick[n] = '\0';
+		e->subprotocols = pick;
+	}
+}
+
+static void ws_echo_data(rw_wsserver *s, const rw_wsserver_data_in *e, void *user)
+{
+	(void)user;
+	int rc = ws_send_fmt(s, e->connection_id, e->data_format, e->text, e->text_len);
+	if (rc != -RW_EWOULDBLOCK)
+		return;
+	/* The message stays open on the server side: the rest must follow. */
+	size_t took = (size_t)rw_wsserver_get_bytes_sent(s, e->connection_id);
+	struct ws_pending *q = calloc(1, sizeof *q);
+	if (q && (q->bytes = malloc(e->text_len - took + 1))) {
+		q->id = e->connection_id;
+		q->format = e->data_format;
+		q->len = e->text_len - took;
+		memcpy(q->bytes, e->text + took, q->len);
+		q->next = g_ws_pending;
+		g_ws_pending = q;
+		rw_wsserver_set_accept_data(s, e->connection_id, false);
+	} else {
+		free(q);
+		rw_wsserver_disconnect(s, e->connection_id);
+	}
+}
+
+static void ws_echo_ready(rw_wsserver *s, const rw_wsserver_ready_to_send *e, void *user)
+{
+	struct ws_pending *q = *ws_find(e->connection_id);
+	(void)user;
+	if (!q)
+		return;
+	int rc = ws_send_fmt(s, q->id, q->format, q->bytes + q->off, q->len - q->off);
+	if (rc == -RW_EWOULDBLOCK) {
+		q->off += (size_t)rw_wsserver_get_bytes_sent(s, q->id);
+		return;
+	}
+	ws_drop(e->connection_id);
+	rw_wsserver_set_accept_data(s, e->connection_id, true);
+}
+
+static void ws_echo_disconnected(rw_wsserver *s, const rw_wsserver_disconnected *e, void *user)
+{
+	(void)s;
+	(void)user;
+	ws_drop(e->connection_id);
+}
+
+static void *ws_create(void)
+{
+	static const rw_wsserver_events ev = {
+		.websocket_open_request = ws_echo_open,
+		.data_in = ws_echo_data,
+		.ready_to_send = ws_echo_ready,
+		.disconnected = ws_echo_disconnected,
+	};
+	rw_wsserver *s = rw_wsserver_new_on_loop(g_loop);
+	if (s) {
+		rw_wsserver_set_events(s, &ev, NULL);
+		rw_wsserver_config(s, "BufferMessage=True", NULL, 0);
+	}
+	return s;
+}
+
+static void *wss_create(void)
+{
+	rw_wsserver *s = ws_create();
+	rw_tcpserver *t = s ? rw_wsserver_get_tcpserver(s) : NULL;
+	if (s && g_cert &&
+	    (rw_wsserver_set_use_ssl(s, true) < 0 ||
+	     rw_tcpserver_set_ssl_cert_store_type(t, RW_CERT_PEM_KEY_FILE) < 0 ||
+	     rw_tcpserver_set_ssl_cert_store(t, g_cert, strlen(g_cert)) < 0 ||
+	     rw_tcpserver_set_ssl_cert_subject(t, "*") < 0)) {
+		rw_wsserver_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int ws_config(void *srv, const char *setting) { return rw_wsserver_config(srv, setting, NULL, 0); }
+
+static int ws_start(void *srv, const char *host, int port, int backlog)
+{
+	int rc = rw_wsserver_set_local_host(srv, host);
+	if (!rc)
+		rc = rw_wsserver_set_local_port(srv, port);
+	if (!rc)
+		rc = rw_wsserver_set_connection_backlog(srv, backlog);
+	if (!rc)
+		rc = rw_wsserver_start_listening(srv);
+	return rc < 0 ? rc : rw_wsserver_get_local_port(srv);
+}
+
+static int ws_shutdown(void *srv) { return rw_wsserver_shutdown(srv); }
+static int ws_count(void *srv) { return rw_wsserver_get_connection_count(srv); }
+
+static void ws_destroy(void *srv)
+{
+	while (g_ws_pending)
+		ws_drop(g_ws_pending->id);
+	rw_wsserver_free(srv);
+}
+
 static const struct listener_kind listener_kinds[] = {
 	{"tcp", tcp_create, tcp_config, tcp_start, tcp_shutdown, tcp_count, tcp_destroy},
 	{"tls", tls_create, tcp_config, tcp_start, tcp_shutdown, tcp_count, tcp_destroy},
+	{"ws", ws_create, ws_config, ws_start, ws_shutdown, ws_count, ws_destroy},
+	{"wss", wss_create, ws_config, ws_start, ws_shutdown, ws_count, ws_destroy},
 };
 
 /* ---- program ------------------------------------------------------------- */
@@ -250,6 +404,9 @@ static void usage(FILE *f)
 		"  --tcp PORT             echo over TCP on PORT (0 = ephemeral); prints\n"
 		"                         \"listening tcp PORT\" with the bound port\n"
 		"  --tls PORT             echo over TLS 1.2/1.3 on PORT (\"listening tls PORT\")\n"
+		"  --ws PORT              WebSocket echo (each message back with its type, any path,\n"
+		"                         the first offered subprotocol selected): \"listening ws PORT\"\n"
+		"  --wss PORT             the same over TLS (needs --cert)\n"
 		"  --cert FILE            PEM file with the server certificate and its key\n"
 		"  --host ADDR            address to bind, default 127.0.0.1\n"
 		"  --max-connections N    Config MaxConnections (default 1000)\n"
@@ -317,8 +474,8 @@ static void parse_args(struct app *a, int argc, char **argv)
 		exit(2);
 	}
 	for (int i = 0; i < a->nls; i++) {
-		if (!strcmp(a->ls[i].kind->name, "tls") && !g_cert) {
-			fprintf(stderr, "ringworks-echo: --tls needs --cert FILE (PEM: certificate and key)\n");
+		if ((!strcmp(a->ls[i].kind->name, "tls") || !strcmp(a->ls[i].kind->name, "wss")) && !g_cert) {
+			fprintf(stderr, "ringworks-echo: --%s needs --cert FILE (PEM: certificate and key)\n", a->ls[i].kind->name);
 			exit(2);
 		}
 	}

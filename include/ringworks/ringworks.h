@@ -4,5 +4,6 @@
 #include "common.h"
 #include "loop.h"
 #include "tcpserver.h"
+#include "wsserver.h"
 #include "dtlsserver.h"
 #endif

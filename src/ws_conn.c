@@ -1,0 +1,249 @@
+/* src/ws_conn.c: a WebSocket connection's opening handshake, its input path
+ * (received plaintext, from the engine, in place of the framer) and its close
+ * handshake. Input is consumed up to the point where the connection was
+ * paused or closed; the engine keeps the rest (held bytes) and feeds it again
+ * after AcceptData is turned back on. */
+#include "ws_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void free_str(char **p)
+{
+	free(*p);
+	*p = NULL;
+}
+
+void rw__ws_conn_free(struct rw_ws_conn *wc)
+{
+	struct rw_wsserver *ws = wc->ws;
+	if (wc->hs) {
+		rw_ws_handshake_free(wc->hs);
+		free(wc->hs);
+	}
+	free_str(&wc->uri);
+	free_str(&wc->host);
+	free_str(&wc->origin);
+	free_str(&wc->headers);
+	free_str(&wc->protocols);
+	free_str(&wc->selected);
+	if (wc->inflater)
+		rw__ws_inflate_put(ws, wc->inflater);
+	if (wc->deflater) {
+		rw_pmd_deflate_end(wc->deflater);
+		free(wc->deflater);
+	}
+	free(wc->msg);
+	free(wc->line);
+	free(wc);
+}
+
+/* The standard reason text of a close code (spec: DisconnectStatusDescription). */
+static const char *close_text(int code)
+{
+	switch (code) {
+	case 1000: return "Normal closure.";
+	case 1001: return "Going away.";
+	case 1002: return "Protocol error.";
+	case 1003: return "Unsupported data type.";
+	case 1007: return "Invalid payload data.";
+	case 1008: return "Policy violation.";
+	case 1009: return "Message too big.";
+	case 1010: return "Required extension missing.";
+	case 1011: return "Unexpected condition.";
+	default: return "";
+	}
+}
+
+/* Send a Close frame (once) and, unless waiting for the client's answer,
+ * close the TCP connection once the queue has drained. */
+int rw__ws_close(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char *reason, bool wait)
+{
+	if (!wc->close_sent) {
+		if (!reason || !*reason)
+			reason = close_text(code);
+		size_t n = strlen(reason);
+		if (n > 123)
+			n = rw_utf8_boundary((const uint8_t *)reason, 123);
+		uint8_t body[125];
+		body[0] = (uint8_t)(code >> 8);
+		body[1] = (uint8_t)code;
+		memcpy(body + 2, reason, n);
+		memcpy(wc->sent_reason, reason, n);
+		wc->sent_reason[n] = '\0';
+		wc->sent_code = code;
+		wc->close_sent = true;
+		if (!wc->close_rcvd)
+			wc->server_closed_first = true;
+		rw__ws_control(c, RW_WS_OP_CLOSE, body, n + 2);
+	}
+	if (wc->phase == WS_OPEN)
+		wc->phase = WS_CLOSING;
+	if (!wait) {
+		rw__conn_close(c, 0, "OK", false);
+	} else {
+		/* Bounded wait for the client's Close (D-12). */
+		c->idle_timeout = c->timeout > 0 ? c->timeout : RW_WS_CLOSE_WAIT_S;
+		c->last_active = c->srv->loop->now_ms;
+		wc->phase_start = c->last_active;
+	}
+	return 0;
+}
+
+/* A protocol violation (or an internal failure): Close with `code`, then
+ * close without waiting long for the answer (RFC 6455 §7.1.7). */
+void rw__ws_fail(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char *why)
+{
+	if (c->flags & RW_C_CLOSING)
+		return;
+	rw__ws_log(wc->ws, RW_LOG_INFO, "connection %lld: closing with %d: %s", (long long)wc->id, code, why);
+	if (!wc->close_sent)
+		wc->fail_text = why;
+	rw__ws_close(wc, c, code, why, false);
+}
+
+/* ---- opening handshake ---------------------------------------------------- */
+
+static void reject(struct rw_ws_conn *wc, struct rw_conn *c, int status, const char *headers, const char *why)
+{
+	size_t n;
+	char *resp = rw_ws_response_error(status, headers, &n);
+	if (resp) {
+		rw__ws_out(c, (const uint8_t *)resp, n);
+		free(resp);
+	}
+	wc->phase = WS_DONE;
+	wc->fail_text = why;
+	rw__conn_close(c, 0, why, false);
+}
+
+/* Whether `pick` is a single token the client offered. */
+static bool offered_token(const char *offers, const char *pick)
+{
+	if (!pick || !*pick || strchr(pick, ',') || strchr(pick, ' '))
+		return false;
+	return rw_ws_list_has(offers, pick);
+}
+
+static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
+{
+	struct rw_wsserver *ws = wc->ws;
+	rw_ws_request *r = &wc->hs->req;
+	rw_pmd_params pp;
+	bool pmd = ws->set.pmd_enable && rw_pmd_negotiate(r->extensions, ws->set.pmd_takeover, &pp);
+	rw_wsserver_websocket_open_request e = {
+		c->id, r->request_uri, r->path, r->query, r->host, r->origin,
+		r->protocols, r->extensions, r->headers, 101, "",
+	};
+	wc->exposed = true;
+	if (ws->ev.websocket_open_request && !ws->freeing)
+		ws->ev.websocket_open_request(ws, &e, ws->user);
+	if (c->flags & RW_C_CLOSING)
+		return; /* the handler disconnected it */
+	if (e.status_code != 101) {
+		reject(wc, c, e.status_code, e.response_headers, "WebSocket handshake rejected by the application");
+		return;
+	}
+	const char *pick = offered_token(r->protocols, e.subprotocols) ? e.subprotocols : NULL;
+	if (e.subprotocols && *e.subprotocols && !pick && *r->protocols)
+		rw__ws_log(ws, RW_LOG_WARN, "connection %lld: subprotocol \"%s\" was not offered; none selected",
+		           (long long)c->id, e.subprotocols);
+	char ext[160] = "";
+	if (pmd)
+		rw_pmd_response(&pp, ext, sizeof(ext));
+	size_t n;
+	char *resp = rw_ws_response_101(r->key, pick, ext, e.response_headers, &n);
+	if (!resp || (pick && !(wc->selected = strdup(pick)))) {
+		free(resp);
+		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
+		return;
+	}
+	rw__ws_out(c, (const uint8_t *)resp, n);
+	free(resp);
+	/* Keep what the properties need, drop the rest of the handshake. */
+	wc->uri = r->request_uri;
+	wc->host = r->host;
+	wc->origin = r->origin;
+	wc->headers = r->headers;
+	wc->protocols = r->protocols;
+	r->request_uri = r->host = r->origin = r->headers = r->protocols = NULL;
+	rw_ws_handshake_free(wc->hs);
+	free(wc->hs);
+	wc->hs = NULL;
+	wc->pmd = pmd;
+	wc->pmdp = pp;
+	wc->fp.allow_rsv1 = pmd;
+	wc->phase = WS_OPEN;
+	c->idle_timeout = 0; /* WebSocket connections have no idle timeout */
+	wc->counted = true;
+	ws->open_count++;
+	if (ws->ev.connected && !ws->freeing) {
+		rw_wsserver_connected ce = {c->id};
+		ws->ev.connected(ws, &ce, ws->user);
+	}
+	if (!(c->flags & RW_C_CLOSING) && wc->phase == WS_OPEN && ws->ev.ready_to_send && !ws->freeing) {
+		rw_wsserver_ready_to_send re = {c->id};
+		ws->ev.ready_to_send(ws, &re, ws->user);
+	}
+}
+
+/* Returns the bytes of `data` the handshake consumed (the rest are frames). */
+static size_t handshake_input(struct rw_ws_conn *wc, struct rw_conn *c, const uint8_t *data, size_t len)
+{
+	size_t used;
+	int rc = rw_ws_handshake_feed(wc->hs, data, len, &used);
+	if (rc == RW_WS_HS_MORE)
+		return len;
+	if (rc == RW_WS_HS_ERROR) {
+		rw__ws_log(wc->ws, RW_LOG_INFO, "connection %lld: bad upgrade request (%d): %s", (long long)c->id,
+		           wc->hs->status, wc->hs->error_text);
+		reject(wc, c, wc->hs->status, NULL, wc->hs->error_text);
+		return len;
+	}
+	open_request(wc, c);
+	return used;
+}
+
+/* ---- input ------------------------------------------------------------------ */
+
+static bool stopped(const struct rw_conn *c, const struct rw_ws_conn *wc)
+{
+	return (c->flags & (RW_C_CLOSING | RW_C_PAUSED)) || wc->zombie;
+}
+
+struct rw_ws_ctx {
+	struct rw_ws_conn *wc;
+	struct rw_conn *c;
+};
+
+ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len)
+{
+	struct rw_ws_conn *wc = c->layer;
+	if (!wc || wc->phase == WS_DONE)
+		return (ssize_t)len; /* nothing more is wanted from this peer */
+	wc->busy++;
+	c->flags |= RW_C_IN_DATAIN; /* a nested loop turn holds this connection's bytes */
+	if (wc->phase != WS_OPEN)
+		c->last_active = wc->phase_start; /* not activity: the deadline holds */
+	size_t at = 0;
+	if (wc->phase == WS_HANDSHAKE)
+		at = handshake_input(wc, c, data, len);
+	struct rw_ws_ctx ctx = {wc, c};
+	while (at < len && (wc->phase == WS_OPEN || wc->phase == WS_CLOSING) && !stopped(c, wc)) {
+		ssize_t n = rw_ws_parse(&wc->fp, data + at, len - at, &rw__ws_frame_cbs, &ctx);
+		if (n < 0) {
+			rw__ws_fail(wc, c, wc->fp.error, wc->fp.error_text);
+			at = len;
+			break;
+		}
+		at += (size_t)n;
+	}
+	if (wc->phase == WS_DONE || (c->flags & RW_C_CLOSING))
+		at = len;
+	c->flags &= ~RW_C_IN_DATAIN;
+	if (--wc->busy == 0 && wc->zombie) {
+		c->layer = NULL;
+		rw__ws_conn_free(wc);
+	}
+	return (ssize_t)at;
+}

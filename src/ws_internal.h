@@ -1,0 +1,120 @@
+/* src/ws_internal.h: WSServer's structures. A WSServer owns a TCP server
+ * engine (struct rw_tcpserver) and sits where the framer and DataIn sit for
+ * TCPServer: the engine hands it every received plaintext byte (after the TLS
+ * filter, so wss needs nothing more) through rw_tcpserver.input, and it keeps
+ * its per-connection state in rw_conn.layer. It frames its sends straight
+ * into the engine's send queue, and turns the engine's events into WebSocket
+ * events. */
+#ifndef RW_SRC_WS_INTERNAL_H
+#define RW_SRC_WS_INTERNAL_H
+
+#include "internal.h"
+#include "ringworks/wsserver.h"
+#include "proto/utf8.h"
+#include "proto/ws_deflate.h"
+#include "proto/ws_frame.h"
+#include "proto/ws_handshake.h"
+
+#define RW_WS_SCRATCH 16384     /* inflate output (on the stack), two halves */
+#define RW_WS_INFLATE_POOL 32   /* idle inflate streams kept per server */
+#define RW_WS_CLOSE_WAIT_S 5    /* WaitForCloseResponse with Timeout 0 */
+
+/* Deadlines (handshake, close wait) use the engine's idle timeout with
+ * input not counted as activity: rw__ws_input puts last_active back to
+ * phase_start while one of those phases lasts. */
+
+struct rw_ws_settings {
+	bool buffer_message;
+	uint64_t max_message;    /* 0 = unlimited */
+	uint32_t max_frame;
+	int disconnect_code;
+	char *disconnect_desc;   /* NULL or "" = the standard text */
+	bool wait_close;
+	bool pmd_enable, pmd_takeover;
+	int pmd_level;
+	int max_line;            /* MaxLineLength for new connections */
+	int max_head;
+};
+
+struct rw_wsserver {
+	struct rw_tcpserver *tcp;
+	rw_wsserver_events ev;
+	void *user;
+	struct rw_ws_settings set;
+	int open_count;          /* Connected fired, Disconnected not yet */
+	uint64_t ping_seq;
+	bool freeing;
+	/* permessage-deflate: shared streams (no context takeover) */
+	z_stream *deflaters[16]; /* by window bits, created on first use */
+	rw_pmd_buf zbuf;
+	z_stream *inflate_pool[RW_WS_INFLATE_POOL];
+	int inflate_pool_n;
+};
+
+enum rw_ws_phase { WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_DONE };
+
+struct rw_ws_conn {
+	struct rw_wsserver *ws;
+	rw_connid id;
+	uint8_t phase;
+	bool exposed;            /* an event carried the id: Disconnected is owed */
+	bool counted;            /* counted in open_count (Connected fired) */
+	bool pmd;
+	rw_pmd_params pmdp;
+	int busy;                /* inside input processing: free later */
+	bool zombie;             /* Disconnected fired while busy */
+	rw_ws_handshake *hs;     /* during the handshake only */
+	int64_t phase_start;     /* handshake / close wait began (loop clock, ms) */
+	/* request metadata (owned) */
+	char *uri, *host, *origin, *headers, *protocols, *selected;
+	/* receive */
+	rw_ws_parser fp;
+	z_stream *inflater;
+	uint64_t rx_total;       /* inflated bytes of the current message */
+	rw_utf8_state rx_utf8;
+	bool rx_started;         /* the message's first DataIn went out */
+	uint8_t rx_opcode;
+	uint8_t *msg;            /* BufferMessage */
+	size_t msg_len, msg_cap;
+	bool line_mode;
+	int max_line;
+	uint8_t *line;
+	uint32_t line_len;
+	/* send */
+	int data_format;
+	int64_t message_length;  /* MessageLength (0 = off) */
+	bool tx_open;            /* a message is open: next frames continue it */
+	uint64_t tx_left;        /* its bytes still to come */
+	uint8_t tx_opcode;
+	z_stream *deflater;      /* context takeover only */
+	/* close */
+	bool close_rcvd, close_sent, server_closed_first;
+	int rcvd_code, sent_code;
+	char rcvd_reason[124], sent_reason[124];
+	const char *fail_text;   /* why the connection ended (static text) */
+	/* Ping() */
+	uint8_t ping_payload[8];
+	bool ping_waiting, pong_seen;
+};
+
+/* wsserver.c */
+struct rw_ws_conn *rw__ws_conn(const struct rw_wsserver *ws, rw_connid id, struct rw_conn **cp);
+void rw__ws_log(struct rw_wsserver *ws, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ws_conn.c: handshake, input, close */
+ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len);
+void rw__ws_conn_free(struct rw_ws_conn *wc);
+int rw__ws_close(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char *reason, bool wait);
+void rw__ws_fail(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char *why);
+
+/* ws_recv.c: messages to DataIn */
+extern const rw_ws_parser_cbs rw__ws_frame_cbs;
+void rw__ws_rx_reset(struct rw_ws_conn *wc);
+void rw__ws_inflate_put(struct rw_wsserver *ws, z_stream *z);
+
+/* ws_send.c */
+int rw__ws_out(struct rw_conn *c, const uint8_t *d, size_t n);
+int rw__ws_control(struct rw_conn *c, int opcode, const uint8_t *d, size_t n);
+uint32_t rw__ws_room(const struct rw_conn *c);
+
+#endif

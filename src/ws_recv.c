@@ -1,0 +1,218 @@
+/* src/ws_recv.c: from frames to DataIn and Ping events.
+ *
+ * Data pieces go out as they arrive (at least one DataIn per frame), inflated
+ * first for a compressed message (the inflate stream comes from a per-server
+ * pool and goes back at the message end unless the client keeps its context),
+ * UTF-8-checked as they pass for text (fail fast with 1007), collected for
+ * BufferMessage (bounded by MaxMessageSize), or split into lines in line mode.
+ * Control frames: pings are answered at once, pongs matched against Ping(),
+ * a Close is answered and the connection closed. */
+#include "ws_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct rw_ws_ctx {
+	struct rw_ws_conn *wc;
+	struct rw_conn *c;
+};
+
+static int halt(const struct rw_ws_ctx *x)
+{
+	return (x->c->flags & (RW_C_CLOSING | RW_C_PAUSED)) || x->wc->zombie || x->wc->phase == WS_DONE;
+}
+
+static void fire_data(struct rw_ws_ctx *x, int format, const uint8_t *d, size_t n, bool eom, bool eol)
+{
+	struct rw_wsserver *ws = x->wc->ws;
+	if (!ws->ev.data_in || ws->freeing)
+		return;
+	rw_wsserver_data_in e = {x->c->id, format, d, n, eom, eol};
+	ws->ev.data_in(ws, &e, ws->user);
+}
+
+/* Line mode: LF ends a line (a CR before it is dropped); MaxLineLength cuts. */
+static void lines(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
+{
+	struct rw_ws_conn *wc = x->wc;
+	size_t max = (size_t)wc->max_line;
+	if (!wc->line && !(wc->line = malloc(max))) {
+		rw__ws_fail(wc, x->c, RW_WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n && !halt(x); i++) {
+		if (d[i] == '\n') {
+			size_t len = wc->line_len;
+			if (len && wc->line[len - 1] == '\r')
+				len--;
+			wc->line_len = 0;
+			fire_data(x, 0, wc->line, len, eom && i + 1 == n, true);
+			continue;
+		}
+		wc->line[wc->line_len++] = d[i];
+		if (wc->line_len == max) {
+			wc->line_len = 0;
+			fire_data(x, 0, wc->line, max, eom && i + 1 == n, false);
+		}
+	}
+}
+
+/* One piece of the message's (decompressed) payload. */
+static int piece(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
+{
+	struct rw_ws_conn *wc = x->wc;
+	if (wc->rx_opcode == RW_WS_OP_TEXT) {
+		wc->rx_utf8 = rw_utf8_feed(wc->rx_utf8, d, n);
+		if (wc->rx_utf8 == RW_UTF8_BAD || (eom && wc->rx_utf8 != RW_UTF8_OK)) {
+			rw__ws_fail(wc, x->c, RW_WS_CLOSE_BAD_DATA, "text message is not valid UTF-8");
+			return 1;
+		}
+	}
+	if (wc->line_mode) {
+		lines(x, d, n, eom);
+	} else if (wc->ws->set.buffer_message) {
+		if (wc->msg_len + n > wc->msg_cap) {
+			size_t cap = wc->msg_cap ? wc->msg_cap : 4096;
+			while (cap < wc->msg_len + n)
+				cap *= 2;
+			uint8_t *m = realloc(wc->msg, cap);
+			if (!m) {
+				rw__ws_fail(wc, x->c, RW_WS_CLOSE_INTERNAL, "out of memory");
+				return 1;
+			}
+			wc->msg = m;
+			wc->msg_cap = cap;
+		}
+		if (n)
+			memcpy(wc->msg + wc->msg_len, d, n);
+		wc->msg_len += n;
+		if (eom) {
+			size_t len = wc->msg_len;
+			wc->msg_len = 0;
+			fire_data(x, wc->rx_opcode, wc->msg, len, true, false);
+			/* Keep a small buffer for the next message, not a big one. */
+			if (wc->msg_cap > 65536 && !x->wc->zombie) {
+				free(wc->msg);
+				wc->msg = NULL;
+				wc->msg_cap = 0;
+			}
+		}
+	} else if (n || eom) {
+		fire_data(x, wc->rx_started ? 0 : wc->rx_opcode, d, n, eom, false);
+		wc->rx_started = true;
+	}
+	if (eom)
+		rw__ws_rx_reset(wc);
+	return halt(x);
+}
+
+void rw__ws_inflate_put(struct rw_wsserver *ws, z_stream *z)
+{
+	if (ws->inflate_pool_n < RW_WS_INFLATE_POOL) {
+		rw_pmd_inflate_reset(z);
+		ws->inflate_pool[ws->inflate_pool_n++] = z;
+		return;
+	}
+	rw_pmd_inflate_end(z);
+	free(z);
+}
+
+static z_stream *inflate_get(struct rw_wsserver *ws)
+{
+	if (ws->inflate_pool_n)
+		return ws->inflate_pool[--ws->inflate_pool_n];
+	z_stream *z = malloc(sizeof(*z));
+	if (z && rw_pmd_inflate_init(z) != RW_PMD_OK) {
+		free(z);
+		z = NULL;
+	}
+	return z;
+}
+
+/* The message ended: per-message state back to the start. */
+void rw__ws_rx_reset(struct rw_ws_conn *wc)
+{
+	wc->rx_started = false;
+	wc->rx_utf8 = RW_UTF8_OK;
+	wc->rx_total = 0;
+	wc->rx_opcode = 0;
+	if (wc->inflater && wc->pmdp.client_no_context_takeover) {
+		rw__ws_inflate_put(wc->ws, wc->inflater);
+		wc->inflater = NULL;
+	}
+}
+
+static int inflated(void *ctx, const uint8_t *d, size_t n, bool last)
+{
+	return piece(ctx, d, n, last);
+}
+
+static int on_data(void *ctx, const rw_ws_parser *p, const uint8_t *d, size_t n, bool frame_end)
+{
+	struct rw_ws_ctx *x = ctx;
+	struct rw_ws_conn *wc = x->wc;
+	if (wc->phase != WS_OPEN)
+		return 0; /* after our Close, data is read and dropped */
+	bool eom = frame_end && p->fin;
+	if (!wc->rx_opcode)
+		wc->rx_opcode = p->msg_opcode;
+	if (!p->msg_compressed)
+		return piece(x, d, n, eom);
+	if (!wc->inflater && !(wc->inflater = inflate_get(wc->ws))) {
+		rw__ws_fail(wc, x->c, RW_WS_CLOSE_INTERNAL, "out of memory");
+		return 1;
+	}
+	struct rw_wsserver *ws = wc->ws;
+	/* Output goes through a buffer on this frame's stack: a DataIn handler
+	 * may make a blocking call whose nested loop turn inflates for another
+	 * connection, so no buffer may be shared between connections here. */
+	uint8_t scratch[RW_WS_SCRATCH];
+	int rc = rw_pmd_inflate(wc->inflater, d, n, eom, ws->set.max_message, &wc->rx_total, scratch,
+	                        sizeof(scratch), inflated, x);
+	if (rc == RW_PMD_TOO_BIG)
+		rw__ws_fail(wc, x->c, RW_WS_CLOSE_TOO_BIG, "message larger than MaxMessageSize after inflating");
+	else if (rc == RW_PMD_ERROR)
+		rw__ws_fail(wc, x->c, RW_WS_CLOSE_BAD_DATA, "compressed message is not valid deflate data");
+	else if (rc == RW_PMD_NOMEM)
+		rw__ws_fail(wc, x->c, RW_WS_CLOSE_INTERNAL, "out of memory");
+	return rc != RW_PMD_OK || halt(x);
+}
+
+static int on_control(void *ctx, int op, const uint8_t *d, size_t n)
+{
+	struct rw_ws_ctx *x = ctx;
+	struct rw_ws_conn *wc = x->wc;
+	struct rw_wsserver *ws = wc->ws;
+	struct rw_conn *c = x->c;
+	if (op == RW_WS_OP_PING || op == RW_WS_OP_PONG) {
+		if (wc->phase != WS_OPEN)
+			return 0;
+		bool pong = op == RW_WS_OP_PONG;
+		if (!pong)
+			rw__ws_control(c, RW_WS_OP_PONG, d, n);
+		else if (wc->ping_waiting && n == 8 && memcmp(d, wc->ping_payload, 8) == 0)
+			wc->pong_seen = true;
+		if (ws->ev.ping && !ws->freeing) {
+			rw_wsserver_ping_event e = {c->id, d, n, pong};
+			ws->ev.ping(ws, &e, ws->user);
+		}
+		return halt(x);
+	}
+	/* Close. */
+	wc->close_rcvd = true;
+	wc->rcvd_code = n >= 2 ? (d[0] << 8 | d[1]) : RW_WS_CLOSE_NO_STATUS;
+	size_t rn = n > 2 ? n - 2 : 0;
+	memcpy(wc->rcvd_reason, d + 2, rn);
+	wc->rcvd_reason[rn] = '\0';
+	if (!wc->close_sent) {
+		/* Echo the code (RFC 6455 §5.5.1), then the server closes TCP. */
+		wc->close_sent = true;
+		wc->sent_code = wc->rcvd_code;
+		rw__ws_control(c, RW_WS_OP_CLOSE, d, n >= 2 ? 2 : 0);
+	}
+	wc->phase = WS_CLOSING;
+	rw__conn_close(c, 0, "OK", false);
+	return 1;
+}
+
+const rw_ws_parser_cbs rw__ws_frame_cbs = {on_data, on_control};
