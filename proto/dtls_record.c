@@ -25,6 +25,23 @@ int rw_dtls_record_peek(const uint8_t *p, size_t len, rw_dtls_record *out)
 	return 0;
 }
 
+bool rw_dtls_records_well_formed(const uint8_t *p, size_t len)
+{
+	if (!p || !len)
+		return false;
+	if ((p[0] & 0xe0) == 0x20)
+		return true;
+	size_t off = 0;
+	while (off < len) {
+		rw_dtls_record r;
+		if (rw_dtls_record_peek(p + off, len - off, &r) < 0 || r.type < RW_DTLS_CT_CCS ||
+		    r.type > RW_DTLS_CT_ACK || (r.version >> 8) != 0xfe)
+			return false;
+		off += RW_DTLS_RECORD_HDR + r.length;
+	}
+	return true;
+}
+
 int rw_dtls_parse_client_hello(const uint8_t *p, size_t len, rw_dtls_client_hello *ch)
 {
 	memset(ch, 0, sizeof(*ch));

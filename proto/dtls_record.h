@@ -50,6 +50,12 @@ typedef struct {
  * the length field runs past len (a truncated record). */
 int rw_dtls_record_peek(const uint8_t *p, size_t len, rw_dtls_record *out);
 
+/* Does the datagram consist of whole DTLS records, back to back, each with a
+ * DTLS version (0xfeXX)? A DTLS 1.3 ciphertext record (unified header, first
+ * byte 001xxxxx) is let through unchecked: its length may be implicit.
+ * Datagrams that fail this never reach wolfSSL. */
+bool rw_dtls_records_well_formed(const uint8_t *p, size_t len);
+
 /* Is the first record of the datagram a version-plausible (0xfeXX) handshake
  * record of epoch 0 that holds one whole, unfragmented ClientHello? Returns 0
  * and fills *out; -1 when it is not a ClientHello at all; -2 when it is a

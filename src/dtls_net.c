@@ -88,6 +88,13 @@ static void on_datagram(struct rw_dtlsserver *s, const struct rw_udp_dgram *d)
 				rw__dtls_stateless(s, &peer, plen, d->data, d->len, &ch, x);
 			return;
 		}
+		/* wolfSSL is only ever given whole records: a datagram with a
+		 * cut or foreign header is dropped here, before it can disturb
+		 * the record layer's state for this peer. */
+		if (!rw_dtls_records_well_formed(d->data, d->len)) {
+			s->dropped++;
+			return;
+		}
 		rw__dtls_sess_input(x, d->data, d->len);
 		return;
 	}

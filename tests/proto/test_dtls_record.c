@@ -138,3 +138,20 @@ Test(dtls_record, hello_verify_request_and_alert)
 	cr_assert_eq(out[14], 49);
 	cr_assert_eq(rw_dtls_write_alert(out, 14, &ch.rec, 49), 0);
 }
+
+Test(dtls_record, well_formed_datagrams_are_whole_records)
+{
+	uint8_t d[512];
+	size_t n = make_ch(d, NULL, 0);
+	cr_assert(rw_dtls_records_well_formed(d, n));
+	memcpy(d + n, d, n); /* two records back to back */
+	cr_assert(rw_dtls_records_well_formed(d, 2 * n));
+	for (size_t cut = 1; cut < n; cut++)
+		cr_assert_not(rw_dtls_records_well_formed(d, n + cut), "a cut second record at %zu", cut);
+	cr_assert_not(rw_dtls_records_well_formed((const uint8_t *)"garbage", 7));
+	d[1] = 0x03;
+	cr_assert_not(rw_dtls_records_well_formed(d, n), "a TLS version");
+	d[0] = 0x2c; /* DTLS 1.3 unified header: not walked */
+	cr_assert(rw_dtls_records_well_formed(d, 5));
+	cr_assert_not(rw_dtls_records_well_formed(d, 0));
+}
