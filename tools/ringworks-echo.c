@@ -1,6 +1,6 @@
 /* tools/ringworks-echo.c: the ringworks demo server; echoes every byte back.
  *
- *   ringworks-echo [--tcp PORT] [--tls PORT --cert FILE] [--host ADDR]
+ *   ringworks-echo [--tcp PORT] [--tls PORT --cert FILE] [--dtls PORT --cert FILE] [--host ADDR]
  *                  [--max-connections N] [--backlog N] [--config NAME=VALUE]...
  *
  * Uses only the public API. Each listener prints "listening KIND PORT" (the
@@ -372,11 +372,56 @@ static void ws_destroy(void *srv)
 	rw_wsserver_free(srv);
 }
 
+/* DTLS: each datagram back as one datagram (a record in, a record out). */
+static void dtls_echo(rw_dtlsserver *s, const rw_dtlsserver_data_in *e, void *user)
+{
+	(void)user;
+	int rc = rw_dtlsserver_send(s, e->connection_id, e->datagram, e->datagram_len);
+	if (rc < 0) /* datagrams are unreliable: a full send queue drops this one */
+		fprintf(stderr, "ringworks-echo: dtls %lld: %s\n", (long long)e->connection_id, rw_strerror(rc));
+}
+
+static void *dtls_create(void)
+{
+	static const rw_dtlsserver_events ev = {.data_in = dtls_echo};
+	rw_dtlsserver *s = rw_dtlsserver_new_on_loop(g_loop);
+
+	if (s && g_cert) {
+		rw_dtlsserver_set_events(s, &ev, NULL);
+		if (rw_dtlsserver_set_ssl_cert_store_type(s, RW_CERT_PEM_KEY_FILE) < 0 ||
+		    rw_dtlsserver_set_ssl_cert_store(s, g_cert, strlen(g_cert)) < 0 ||
+		    rw_dtlsserver_set_ssl_cert_subject(s, "*") < 0) {
+			rw_dtlsserver_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+static int dtls_config(void *srv, const char *setting) { return rw_dtlsserver_config(srv, setting, NULL, 0); }
+
+static int dtls_start(void *srv, const char *host, int port, int backlog)
+{
+	(void)backlog; /* UDP has no listen queue */
+	int rc = rw_dtlsserver_set_local_host(srv, host);
+
+	if (!rc)
+		rc = rw_dtlsserver_set_local_port(srv, port);
+	if (!rc)
+		rc = rw_dtlsserver_start_listening(srv);
+	return rc < 0 ? rc : rw_dtlsserver_get_local_port(srv);
+}
+
+static int dtls_shutdown(void *srv) { return rw_dtlsserver_shutdown(srv); }
+static int dtls_count(void *srv) { return rw_dtlsserver_get_connection_count(srv); }
+static void dtls_destroy(void *srv) { rw_dtlsserver_free(srv); }
+
 static const struct listener_kind listener_kinds[] = {
 	{"tcp", tcp_create, tcp_config, tcp_start, tcp_shutdown, tcp_count, tcp_destroy},
 	{"tls", tls_create, tcp_config, tcp_start, tcp_shutdown, tcp_count, tcp_destroy},
 	{"ws", ws_create, ws_config, ws_start, ws_shutdown, ws_count, ws_destroy},
 	{"wss", wss_create, ws_config, ws_start, ws_shutdown, ws_count, ws_destroy},
+	{"dtls", dtls_create, dtls_config, dtls_start, dtls_shutdown, dtls_count, dtls_destroy},
 };
 
 /* ---- program ------------------------------------------------------------- */
@@ -407,6 +452,7 @@ static void usage(FILE *f)
 		"  --ws PORT              WebSocket echo (each message back with its type, any path,\n"
 		"                         the first offered subprotocol selected): \"listening ws PORT\"\n"
 		"  --wss PORT             the same over TLS (needs --cert)\n"
+		"  --dtls PORT            DTLS 1.2 over UDP, each datagram echoed (needs --cert)\n"
 		"  --cert FILE            PEM file with the server certificate and its key\n"
 		"  --host ADDR            address to bind, default 127.0.0.1\n"
 		"  --max-connections N    Config MaxConnections (default 1000)\n"
@@ -474,7 +520,8 @@ static void parse_args(struct app *a, int argc, char **argv)
 		exit(2);
 	}
 	for (int i = 0; i < a->nls; i++) {
-		if ((!strcmp(a->ls[i].kind->name, "tls") || !strcmp(a->ls[i].kind->name, "wss")) && !g_cert) {
+		if ((!strcmp(a->ls[i].kind->name, "tls") || !strcmp(a->ls[i].kind->name, "wss") ||
+		     !strcmp(a->ls[i].kind->name, "dtls")) && !g_cert) {
 			fprintf(stderr, "ringworks-echo: --%s needs --cert FILE (PEM: certificate and key)\n", a->ls[i].kind->name);
 			exit(2);
 		}
