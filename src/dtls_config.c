@@ -100,10 +100,11 @@ static int set_entry(rw_dtlsserver *s, const struct cfg_entry *e, const char *va
 		bool b;
 		if (rw_cfg_parse_bool(value, &b) < 0)
 			return -RW_EBAD_VALUE;
-#if !defined(WOLFSSL_DTLS_CID)
+		/* Connection IDs need routing by CID before the peer lookup
+		 * (a rebound peer arrives from a new address): not built yet, so
+		 * refused with both wolfSSL builds rather than half-working. */
 		if (b && e->off == offsetof(struct rw_dtls_settings, use_cid))
 			return -RW_ENOT_SUPPORTED;
-#endif
 		*(bool *)(base + e->off) = b;
 		return 0;
 	}

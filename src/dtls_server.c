@@ -157,10 +157,8 @@ RW_API int rw_dtlsserver_start_listening(rw_dtlsserver *s)
 		s->shutting_down = false;
 		return 0;
 	}
-#if !defined(WOLFSSL_DTLS_CID)
 	if (s->set.use_cid)
 		return -RW_ENOT_SUPPORTED;
-#endif
 	/* The certificate first: a server that cannot handshake creates no loop. */
 	int rc = 0;
 	if (!s->ctx && (rc = rw__dtls_ctx_new(s)) < 0)

@@ -31,6 +31,11 @@
 	X(282, 0, "Could not find server certificate.") \
 	X(283, 0, "Error encrypting data.") \
 	X(284, 0, "Error decrypting data.") \
+	X(400, 0, "Invalid datagram received.") \
+	X(401, 0, "Invalid DTLS flow.") \
+	X(402, 0, "Not supported.") \
+	X(403, 0, "DTLS handshake error.") \
+	X(404, 0, "Invalid certificate provided.") \
 	X(901, 0, "Unknown configuration setting.") \
 	X(902, 0, "Invalid value.") \
 	X(903, 0, "The operation is not valid in the current state.") \

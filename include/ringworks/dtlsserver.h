@@ -220,8 +220,8 @@ RW_API int rw_dtlsserver_get_connection_local_port(const rw_dtlsserver *s, rw_co
 /* Load the certificate, create the wolfSSL DTLS context, bind the UDP socket
  * (IPv4, IPv6 or both: Config UseIPv6) and start receiving. Fires no event.
  * -RW_EALREADY_LISTENING; -RW_EADDRINUSE; -RW_EURING_UNAVAILABLE; certificate
- * errors as above; -RW_ENOT_SUPPORTED for DTLS 1.3 or connection IDs without
- * the tuned wolfSSL. After stop_listening it resumes on the open socket. */
+ * errors as above; -RW_ENOT_SUPPORTED for DTLS 1.3 without the tuned wolfSSL.
+ * After stop_listening it resumes on the open socket. */
 RW_API int rw_dtlsserver_start_listening(rw_dtlsserver *s);
 
 /* Refuse new peers (their ClientHellos are dropped unanswered); existing
@@ -287,9 +287,10 @@ RW_API int rw_dtlsserver_process_data(rw_dtlsserver *s, rw_connid id);
  *    stops there), CookieSecretLifetime (60 s; the cookie secret rotates),
  *  PausedQueueLimit (64 records), SendQueueLimit (4096 datagrams in flight),
  *  SSLEnabledProtocols (3072 = DTLS 1.2; 12288 = DTLS 1.3 with the tuned
- *    wolfSSL, else -RW_ENOT_SUPPORTED), UseConnectionID (false; true needs the
- *    tuned wolfSSL, else -RW_ENOT_SUPPORTED), MTU (0 = wolfSSL's 1400; other
- *    values need the tuned wolfSSL, else -RW_ENOT_SUPPORTED),
+ *    wolfSSL, else -RW_ENOT_SUPPORTED), UseConnectionID (false; true is
+ *    -RW_ENOT_SUPPORTED: routing by connection ID is not built), MTU (0 =
+ *    wolfSSL's 1400; other values need the tuned wolfSSL, else
+ *    -RW_ENOT_SUPPORTED),
  *  SSLClientCACerts (PEM text), OpenSSLCAFile (a PEM file): client CAs,
  *  KeepAlive (False; True: -RW_EDTLS_NOT_SUPPORTED),
  *  Counters (read-only): SessionCount (peers with state: handshaking and
