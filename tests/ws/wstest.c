@@ -65,11 +65,66 @@ static void ev_connected(rw_wsserver *s, const rw_wsserver_connected *e, void *u
 	push(r, WE_CONNECTED, e->connection_id);
 }
 
+/* Echo with the documented WOULDBLOCK protocol: what a send did not take is
+ * kept (the message stays open on the server) and sent on ReadyToSend, with
+ * reception paused meanwhile. */
+struct wst_pending {
+	rw_connid id;
+	int format;
+	uint8_t *d;
+	size_t len, off;
+};
+
+static int echo_send(wst_rec *r, rw_wsserver *s, rw_connid id, int format, const uint8_t *d, size_t n)
+{
+	int rc = format == RW_WS_FORMAT_TEXT ? rw_wsserver_send_text_n(s, id, (const char *)d, n)
+	                                     : rw_wsserver_send_bytes(s, id, d, n);
+	if (rc != -RW_EWOULDBLOCK)
+		return rc;
+	size_t took = (size_t)rw_wsserver_get_bytes_sent(s, id);
+	struct wst_pending *p = NULL;
+	for (int i = 0; i < WST_MAX_PENDING && !p; i++)
+		if (!r->pending[i])
+			p = r->pending[i] = calloc(1, sizeof(*p));
+	if (!p)
+		return rc;
+	p->id = id;
+	p->format = format;
+	p->len = n - took;
+	p->d = malloc(p->len + 1);
+	memcpy(p->d, d + took, p->len);
+	r->echo_wouldblock++;
+	rw_wsserver_set_accept_data(s, id, false);
+	return 0;
+}
+
+static void echo_resume(wst_rec *r, rw_wsserver *s, rw_connid id)
+{
+	for (int i = 0; i < WST_MAX_PENDING; i++) {
+		struct wst_pending *p = r->pending[i];
+		if (!p || p->id != id)
+			continue;
+		/* The rest continues the open message (send exactly the rest). */
+		int rc = p->format == RW_WS_FORMAT_TEXT
+		             ? rw_wsserver_send_text_n(s, id, (const char *)p->d + p->off, p->len - p->off)
+		             : rw_wsserver_send_bytes(s, id, p->d + p->off, p->len - p->off);
+		if (rc == -RW_EWOULDBLOCK) {
+			p->off += (size_t)rw_wsserver_get_bytes_sent(s, id);
+			return;
+		}
+		free(p->d);
+		free(p);
+		r->pending[i] = NULL;
+		rw_wsserver_set_accept_data(s, id, true);
+	}
+}
+
 static void ev_ready(rw_wsserver *s, const rw_wsserver_ready_to_send *e, void *u)
 {
 	wst_rec *r = u;
 	r->ready++;
 	push(r, WE_READY, e->connection_id);
+	echo_resume(r, s, e->connection_id);
 	if (r->on_ready)
 		r->on_ready(r, s, e->connection_id);
 }
@@ -89,9 +144,7 @@ static void ev_data(rw_wsserver *s, const rw_wsserver_data_in *e, void *u)
 		ev->data[e->text_len] = 0;
 	}
 	if (r->echo) {
-		int rc = e->data_format == RW_WS_FORMAT_TEXT
-		             ? rw_wsserver_send_text_n(s, e->connection_id, (const char *)e->text, e->text_len)
-		             : rw_wsserver_send_bytes(s, e->connection_id, e->text, e->text_len);
+		int rc = echo_send(r, s, e->connection_id, e->data_format, e->text, e->text_len);
 		if (rc < 0) {
 			wst_event *er = push(r, WE_ERROR, e->connection_id);
 			r->errors++;
@@ -154,6 +207,11 @@ void wst_cfg(rw_wsserver *s, const char *setting)
 
 rw_wsserver *wst_server(wst_rec *r, const char *const *configs, int *port)
 {
+	return wst_server_ex(r, configs, NULL, port);
+}
+
+rw_wsserver *wst_server_ex(wst_rec *r, const char *const *configs, const char *pem, int *port)
+{
 	static const rw_wsserver_events ev = {
 		.connection_request = ev_request,
 		.websocket_open_request = ev_open,
@@ -170,6 +228,14 @@ rw_wsserver *wst_server(wst_rec *r, const char *const *configs, int *port)
 	cr_assert_eq(rw_wsserver_set_local_host(s, "127.0.0.1"), 0);
 	cr_assert_eq(rw_wsserver_set_local_port(s, 0), 0);
 	wst_cfg(s, "DoEventsTimeout=20");
+	if (pem) {
+		rw_tcpserver *t = rw_wsserver_get_tcpserver(s);
+		cr_assert_eq(rw_wsserver_set_use_ssl(s, true), 0);
+		cr_assert(rw_wsserver_get_use_ssl(s));
+		cr_assert_eq(rw_tcpserver_set_ssl_cert_store_type(t, RW_CERT_PEM_KEY_FILE), 0);
+		cr_assert_eq(rw_tcpserver_set_ssl_cert_store(t, pem, strlen(pem)), 0);
+		cr_assert_eq(rw_tcpserver_set_ssl_cert_subject(t, "*"), 0);
+	}
 	for (int i = 0; configs && configs[i]; i++)
 		wst_cfg(s, configs[i]);
 	int rc = rw_wsserver_start_listening(s);
@@ -182,6 +248,12 @@ rw_wsserver *wst_server(wst_rec *r, const char *const *configs, int *port)
 void wst_end(rw_wsserver *s, wst_rec *r)
 {
 	rw_wsserver_free(s);
+	for (int i = 0; i < WST_MAX_PENDING; i++) {
+		if (r->pending[i])
+			free(r->pending[i]->d);
+		free(r->pending[i]);
+		r->pending[i] = NULL;
+	}
 	for (int i = 0; i < r->n; i++)
 		free(r->ev[i].data);
 	r->n = 0;
@@ -421,3 +493,4 @@ bool wst_have_python_websockets(void)
 {
 	return system("/usr/bin/python3 -c 'import websockets' 2>/dev/null") == 0;
 }
+

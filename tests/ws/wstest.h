@@ -11,6 +11,7 @@
 #include <ringworks/wsserver.h>
 
 #define WST_MAX_EV 4096
+#define WST_MAX_PENDING 64
 
 enum { WE_REQUEST = 1, WE_OPEN, WE_CONNECTED, WE_READY, WE_DATA, WE_PING, WE_PONG, WE_DISC, WE_ERROR };
 
@@ -29,7 +30,9 @@ typedef struct wst_rec {
 	int n;
 	int requests, opens, connected, ready, data, pings, pongs, disc, errors;
 	rw_connid last_id;
-	bool echo;          /* echo each DataIn back (same format) */
+	bool echo;          /* echo each DataIn back (same format), WOULDBLOCK handled */
+	struct wst_pending *pending[WST_MAX_PENDING];
+	int echo_wouldblock;
 	/* WebSocketOpenRequest decisions */
 	int open_status;    /* 0 = leave 101 */
 	const char *open_headers;
@@ -44,6 +47,8 @@ typedef struct wst_rec {
 /* A started server (127.0.0.1, ephemeral port, DoEventsTimeout=20); the
  * configs (NULL-terminated, may be NULL) are applied before listening. */
 rw_wsserver *wst_server(wst_rec *r, const char *const *configs, int *port);
+/* The same with UseSSL and the PEM file (certificate + key) when pem is set. */
+rw_wsserver *wst_server_ex(wst_rec *r, const char *const *configs, const char *pem, int *port);
 void wst_end(rw_wsserver *s, wst_rec *r);
 void wst_cfg(rw_wsserver *s, const char *setting);
 
