@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static void sink(void *ctx, const uint8_t *data, size_t len)
@@ -26,17 +27,20 @@ static void sink(void *ctx, const uint8_t *data, size_t len)
 	rw__flush_later(l, c);
 }
 
-/* SSLKeyLogFile: one line per TLS 1.2 handshake, appended (a debugging aid;
- * the write is a plain syscall on the loop thread, once per handshake). */
-static void write_keylog(struct rw_conn *c)
+/* SSLKeyLogFile: each NSS key log line is appended as it comes (a debugging
+ * aid: a plain write on the loop thread, a few per handshake). One write per
+ * line with O_APPEND keeps lines whole when several servers share the file. */
+static void keylog(void *ctx, const char *line, size_t len)
 {
+	struct rw_conn *c = ctx;
 	const char *path = c->srv->set.ssl_keylog_file;
-	char line[256];
-	size_t n;
-	if (!path || !*path || !(n = rw__tls_keylog_line(c->tls, line, sizeof(line))))
+	char buf[512];
+	if (!path || !*path || len + 1 > sizeof(buf))
 		return;
+	memcpy(buf, line, len);
+	buf[len] = '\n';
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line, n) != (ssize_t)n)
+	if (fd < 0 || write(fd, buf, len + 1) != (ssize_t)(len + 1))
 		rw__log(c->srv, RW_LOG_WARN, "SSLKeyLogFile %s: cannot append", path);
 	if (fd >= 0)
 		close(fd);
@@ -46,7 +50,6 @@ static void opened(void *ctx)
 {
 	struct rw_conn *c = ctx;
 	c->flags |= RW_C_TLS_OPEN;
-	write_keylog(c);
 	rw__fire_ssl_status(c, "TLS handshake completed: %s %s", rw__tls_version(c->tls), rw__tls_cipher(c->tls));
 	rw__fire_connected(c, 0, "OK");
 	/* Implicit mode owes the first ReadyToSend; a send refused before the
@@ -79,7 +82,9 @@ static bool client_cert(void *ctx, const struct rw_tls_peer_cert *pc)
 	return e.accept;
 }
 
-static const struct rw_tls_cbs cbs = {.opened = opened, .plain = plain, .client_cert = client_cert};
+static const struct rw_tls_cbs cbs = {
+	.opened = opened, .plain = plain, .client_cert = client_cert, .keylog = keylog,
+};
 
 int rw__conn_tls_start(struct rw_conn *c, bool implicit)
 {

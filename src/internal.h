@@ -228,6 +228,8 @@ struct rw_tcp_settings {
 	char *ssl_cipher_suites;
 	char *ssl_keylog_file;
 	char *ssl_groups13, *ssl_groups12;
+	char *ssl_sigalgs13, *ssl_sigalgs12; /* NULL: wolfSSL's defaults */
+	bool ssl_renegotiation;
 	bool ssl_authenticate_clients;
 	char *ssl_client_ca_certs, *ssl_ca_file;
 };

@@ -259,6 +259,8 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 	            : rw_cfg_name_is(&it, "SSLKeyLogFile") ? &s->set.ssl_keylog_file
 	            : rw_cfg_name_is(&it, "TLS13SupportedGroups") ? &s->set.ssl_groups13
 	            : rw_cfg_name_is(&it, "TLS12SupportedGroups") ? &s->set.ssl_groups12
+	            : rw_cfg_name_is(&it, "TLS13SignatureAlgorithms") ? &s->set.ssl_sigalgs13
+	            : rw_cfg_name_is(&it, "TLS12SignatureAlgorithms") ? &s->set.ssl_sigalgs12
 	            : rw_cfg_name_is(&it, "SSLClientCACerts") ? &s->set.ssl_client_ca_certs
 	            : rw_cfg_name_is(&it, "OpenSSLCAFile")    ? &s->set.ssl_ca_file
 	                                                      : NULL;
@@ -272,12 +274,16 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 	if (rw_cfg_name_is(&it, "SSLEnableRenegotiation")) {
 		bool on;
 		if (!it.has_value)
-			return put(out, out_len, "%s", "False");
+			return put(out, out_len, "%s", s->set.ssl_renegotiation ? "True" : "False");
 		if (rw_cfg_parse_bool(it.value, &on) < 0)
 			return -RW_EBAD_VALUE;
-		/* Debian's wolfSSL is built without secure renegotiation; the tuned
-		 * build has it (the TLS issue wires that). */
-		return on ? -RW_ENOT_SUPPORTED : 0;
+		if (s->listening)
+			return -RW_EBAD_STATE;
+		/* Debian's wolfSSL is built without secure renegotiation. */
+		if (on && !rw__tls_renegotiation_supported())
+			return -RW_ENOT_SUPPORTED;
+		s->set.ssl_renegotiation = on;
+		return 0;
 	}
 	if (rw_cfg_name_is(&it, "RejectedConnectionCount") || rw_cfg_name_is(&it, "BuildInfo")) {
 		if (it.has_value)

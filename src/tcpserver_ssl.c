@@ -137,6 +137,12 @@ int rw__ssl_ctx_load(struct rw_tcpserver *s)
 		rc = rw__tls_ctx_set_ciphers(ctx, st->ssl_cipher_suites);
 	if (rc == 0 && (st->ssl_groups13 || st->ssl_groups12))
 		rc = rw__tls_ctx_set_groups(ctx, st->ssl_groups13, st->ssl_groups12);
+	if (rc == 0 && (st->ssl_sigalgs13 || st->ssl_sigalgs12))
+		rc = rw__tls_ctx_set_sigalgs(ctx, st->ssl_sigalgs13, st->ssl_sigalgs12);
+	if (rc == 0)
+		rc = rw__tls_ctx_set_renegotiation(ctx, st->ssl_renegotiation);
+	if (rc == 0)
+		rw__tls_ctx_set_keylog(ctx, st->ssl_keylog_file && *st->ssl_keylog_file);
 	if (rc == 0 && st->ssl_authenticate_clients)
 		rc = rw__tls_ctx_set_client_auth(ctx, st->ssl_client_ca_certs, st->ssl_ca_file);
 	if (rc < 0 && ctx)
@@ -158,7 +164,10 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st)
 	free(st->ssl_keylog_file);
 	free(st->ssl_groups13);
 	free(st->ssl_groups12);
+	free(st->ssl_sigalgs13);
+	free(st->ssl_sigalgs12);
 	st->ssl_keylog_file = st->ssl_groups13 = st->ssl_groups12 = NULL;
+	st->ssl_sigalgs13 = st->ssl_sigalgs12 = NULL;
 	free(st->ssl_cert_store_password);
 	st->ssl_cert_store_password = NULL;
 	free(st->ssl_client_ca_certs);

@@ -3,7 +3,7 @@
  * WANT_READ when it is used up; the send callback passes ciphertext to the
  * sink. wolfSSL's global init is reference counted here, so that no global
  * state leaks out to the user. */
-#include "tls_filter.h"
+#include "tls_priv.h"
 #include "tls_cert.h"
 
 #include "ringworks/common.h"
@@ -17,30 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-struct rw_tls_ctx {
-	WOLFSSL_CTX *ctx;
-	uint8_t alpn[256]; /* ALPN wire format: length-prefixed names */
-	size_t alpn_len;
-	bool client_auth;
-};
-
-struct rw_tls {
-	WOLFSSL *ssl;
-	rw_tls_sink_fn sink;
-	void *sink_ctx;
-	const uint8_t *in;
-	size_t in_len, in_off;
-	int open;
-	char error[128];
-	char server_name[256];
-	/* during rw__tls_feed, for callbacks that run inside wolfSSL */
-	const struct rw_tls_cbs *cbs;
-	void *cb_ctx;
-	int chain_error;  /* a verification failure above the leaf */
-	bool cert_decided;
-	bool no_cert;
-	bool client_auth;
-};
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int init_refs;
@@ -99,25 +75,6 @@ static int on_server_name(WOLFSSL *ssl, int *alert, void *arg)
 	return 0; /* SSL_TLSEXT_ERR_OK */
 }
 
-/* ALPN: the server's order wins. */
-static int on_alpn(WOLFSSL *ssl, const unsigned char **out, unsigned char *outlen,
-                   const unsigned char *in, unsigned int inlen, void *arg)
-{
-	(void)ssl;
-	const struct rw_tls_ctx *c = arg;
-	for (size_t i = 0; i < c->alpn_len; i += 1u + c->alpn[i]) {
-		for (unsigned j = 0; j < inlen; j += 1u + in[j]) {
-			if (in[j] == c->alpn[i] && j + 1u + in[j] <= inlen &&
-			    memcmp(in + j + 1, c->alpn + i + 1, in[j]) == 0) {
-				*out = in + j + 1;
-				*outlen = in[j];
-				return 0; /* SSL_TLSEXT_ERR_OK */
-			}
-		}
-	}
-	return 3; /* SSL_TLSEXT_ERR_NOACK: no protocol in common, no ALPN answer */
-}
-
 /* Client certificate verification. With WOLFSSL_ALWAYS_VERIFY_CB this runs for
  * every certificate of the chain, verified or not: failures above the leaf are
  * remembered, and at the leaf the application decides. */
@@ -168,95 +125,6 @@ int rw__tls_ctx_set_client_auth(struct rw_tls_ctx *c, const char *ca_pem, const 
 	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, on_verify);
 	c->client_auth = true;
 	return 0;
-}
-
-/* wolfSSL's name for a suite given by its IANA or its own name, or NULL. */
-static const char *wolf_cipher_name(const char *name, char *all, size_t all_len)
-{
-	unsigned char s0, s1;
-	int flags;
-	if (wolfSSL_get_cipher_suite_from_name(name, &s0, &s1, &flags) == 0)
-		return name;
-	if (wolfSSL_get_ciphers(all, (int)all_len) != WOLFSSL_SUCCESS)
-		return NULL;
-	char *save = NULL;
-	for (char *w = strtok_r(all, ":", &save); w; w = strtok_r(NULL, ":", &save)) {
-		if (wolfSSL_get_cipher_suite_from_name(w, &s0, &s1, &flags) != 0)
-			continue;
-		const char *iana = wolfSSL_get_cipher_name_iana_from_suite(s0, s1);
-		if (iana && strcmp(iana, name) == 0)
-			return w;
-	}
-	return NULL;
-}
-
-int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *c, const char *list)
-{
-	if (!list || !*list || strcmp(list, "*") == 0)
-		return 0;
-	char out[4096] = "", name[128], all[8192];
-	size_t o = 0;
-	for (const char *p = list; *p;) {
-		size_t n = strcspn(p, ";,");
-		while (n && (*p == ' ' || *p == '\t'))
-			p++, n--;
-		size_t m = n;
-		while (m && (p[m - 1] == ' ' || p[m - 1] == '\t'))
-			m--;
-		if (m) {
-			if (m >= sizeof(name))
-				return -RW_EBAD_VALUE;
-			memcpy(name, p, m);
-			name[m] = 0;
-			const char *w = wolf_cipher_name(name, all, sizeof(all));
-			if (!w)
-				return -RW_EBAD_VALUE;
-			int k = snprintf(out + o, sizeof(out) - o, "%s%s", o ? ":" : "", w);
-			if (k < 0 || (size_t)k >= sizeof(out) - o)
-				return -RW_EBAD_VALUE;
-			o += (size_t)k;
-		}
-		p += n;
-		if (*p)
-			p++;
-	}
-	if (!o || wolfSSL_CTX_set_cipher_list(c->ctx, out) != WOLFSSL_SUCCESS)
-		return -RW_ENOT_SUPPORTED;
-	return 0;
-}
-
-int rw__tls_ctx_set_alpn(struct rw_tls_ctx *c, const char *list)
-{
-	size_t n = 0;
-	for (const char *p = list; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len == 0 || len > 255 || n + 1 + len > sizeof(c->alpn))
-			return -RW_EBAD_VALUE;
-		c->alpn[n] = (uint8_t)len;
-		memcpy(c->alpn + n + 1, p, len);
-		n += 1 + len;
-		p = e ? e + 1 : p + len;
-	}
-	c->alpn_len = n;
-	wolfSSL_CTX_set_alpn_select_cb(c->ctx, n ? on_alpn : NULL, c);
-	return 0;
-}
-
-const char *rw__tls_alpn(const struct rw_tls *t)
-{
-	static __thread char name[256];
-	char *p = NULL;
-	unsigned short len = 0;
-	if (wolfSSL_ALPN_GetProtocol(t->ssl, &p, &len) != WOLFSSL_SUCCESS || !p)
-		return "";
-	snprintf(name, sizeof(name), "%.*s", (int)len, p);
-	return name;
-}
-
-const char *rw__tls_server_name(const struct rw_tls *t)
-{
-	return t->server_name;
 }
 
 static int set_versions(WOLFSSL_CTX *ctx, int protocols)
@@ -324,6 +192,13 @@ int rw__tls_new(struct rw_tls **out, struct rw_tls_ctx *ctx, rw_tls_sink_fn sink
 	t->sink = sink;
 	t->sink_ctx = sink_ctx;
 	t->client_auth = ctx->client_auth;
+	t->keylog = ctx->keylog;
+	if (ctx->sigalgs[0] && wolfSSL_set1_sigalgs_list(t->ssl, ctx->sigalgs) != WOLFSSL_SUCCESS) {
+		wolfSSL_free(t->ssl);
+		free(t);
+		return -RW_ESSL_LIBRARY;
+	}
+	t->reneg_guard = !ctx->renegotiation;
 	wolfSSL_SetIOReadCtx(t->ssl, t);
 	wolfSSL_SetIOWriteCtx(t->ssl, t);
 	*out = t;
@@ -347,6 +222,50 @@ static int fail(struct rw_tls *t, int code, int ret)
 	return -code;
 }
 
+/* A wolfSSL built with secure renegotiation answers every client that asks
+ * for one, whatever the context says, and one built without it fails the
+ * connection with an unexpected_message alert; SSLEnableRenegotiation is off
+ * by default, so the filter refuses it itself, the same way in both builds. It reads only record headers: in
+ * TLS 1.2 the client's handshake ends with ChangeCipherSpec and one Finished
+ * record, so a handshake record after that is a renegotiation. (TLS 1.3 hides
+ * record types after the ClientHello and has no renegotiation.) Returns true
+ * when the stream asks for one. The cost is one header per record. */
+static bool renegotiation_asked(struct rw_tls *t, const uint8_t *p, size_t len)
+{
+	while (len) {
+		if (t->rec_left) {
+			size_t n = len < t->rec_left ? len : t->rec_left;
+			t->rec_left -= (uint32_t)n;
+			p += n;
+			len -= n;
+			continue;
+		}
+		t->rec_hdr[t->rec_hdr_len++] = *p++;
+		len--;
+		if (t->rec_hdr_len < 5)
+			continue;
+		t->rec_hdr_len = 0;
+		t->rec_left = (uint32_t)t->rec_hdr[3] << 8 | t->rec_hdr[4];
+		if (t->rec_hdr[0] == 20 && !t->client_finish) /* change_cipher_spec */
+			t->client_finish = 1;
+		else if (t->rec_hdr[0] == 22 && t->client_finish == 1) /* its Finished */
+			t->client_finish = 2;
+		else if (t->rec_hdr[0] == 22 && t->client_finish == 2)
+			return true;
+	}
+	return false;
+}
+
+/* TLS 1.2 has no secret callback to wait for: its one key log line is known
+ * once the handshake is done. */
+static void keylog_tls12(struct rw_tls *t)
+{
+	char line[256];
+	size_t n;
+	if (t->keylog && t->cbs->keylog && (n = rw__tls_keylog_line(t, line, sizeof(line))))
+		t->cbs->keylog(t->cb_ctx, line, n - 1); /* without its newline */
+}
+
 int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, const struct rw_tls_cbs *cbs, void *ctx)
 {
 	t->in = data;
@@ -354,6 +273,11 @@ int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, const struct
 	t->in_off = 0;
 	t->cbs = cbs;
 	t->cb_ctx = ctx;
+	if (t->reneg_guard && renegotiation_asked(t, data, len)) {
+		snprintf(t->error, sizeof(t->error), "%s: the client asked to renegotiate (SSLEnableRenegotiation is off)",
+		         rw_strerror(RW_ESSL_HANDSHAKE));
+		return -RW_ESSL_HANDSHAKE;
+	}
 	if (!t->open) {
 		int ret = wolfSSL_accept(t->ssl);
 		if (ret != WOLFSSL_SUCCESS) {
@@ -373,6 +297,7 @@ int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, const struct
 			}
 		}
 		t->open = 1;
+		keylog_tls12(t);
 		cbs->opened(ctx);
 	}
 	uint8_t buf[16384];
@@ -416,124 +341,4 @@ void rw__tls_close_notify(struct rw_tls *t)
 const char *rw__tls_error_text(const struct rw_tls *t)
 {
 	return t->error;
-}
-
-const char *rw__tls_version(const struct rw_tls *t)
-{
-	return wolfSSL_get_version(t->ssl);
-}
-
-/* The IANA name ("TLS_AES_128_GCM_SHA256"), as the documents' cipher-suite
- * settings use; wolfSSL's own name when it has no IANA one. */
-const char *rw__tls_cipher(const struct rw_tls *t)
-{
-	int cs = wolfSSL_get_current_cipher_suite(t->ssl);
-	const char *iana = cs >= 0 ? wolfSSL_get_cipher_name_iana_from_suite((unsigned char)(cs >> 8),
-	                                                                     (unsigned char)cs)
-	                           : NULL;
-	return iana && *iana && strcmp(iana, "None") ? iana : wolfSSL_get_cipher_name(t->ssl);
-}
-
-static size_t hex(char *out, const unsigned char *b, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	return 2 * n;
-}
-
-size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len)
-{
-	unsigned char random[32], master[48];
-	WOLFSSL_SESSION *sess = wolfSSL_get_session(t->ssl);
-	if (!t->open || wolfSSL_version(t->ssl) != TLS1_2_VERSION || !sess || len < 14 + 64 + 1 + 96 + 2 ||
-	    wolfSSL_get_client_random(t->ssl, random, sizeof(random)) != sizeof(random) ||
-	    wolfSSL_SESSION_get_master_key(sess, master, sizeof(master)) != (int)sizeof(master))
-		return 0;
-	size_t o = 0;
-	memcpy(buf, "CLIENT_RANDOM ", 14);
-	o = 14;
-	o += hex(buf + o, random, sizeof(random));
-	buf[o++] = ' ';
-	o += hex(buf + o, master, sizeof(master));
-	buf[o++] = '\n';
-	buf[o] = 0;
-	return o;
-}
-
-int rw__tls_cipher_bits(const struct rw_tls *t)
-{
-	WOLFSSL_CIPHER *c = wolfSSL_get_current_cipher(t->ssl);
-	return c ? wolfSSL_CIPHER_get_bits(c, NULL) : 0;
-}
-
-const char *rw__tls_kx(const struct rw_tls *t, const char **group, int *bits)
-{
-	const char *g = wolfSSL_get_curve_name(t->ssl);
-	const char *name = wolfSSL_get_cipher_name(t->ssl);
-	*group = g ? g : "";
-	*bits = 0;
-	if (g) {
-		if (strstr(g, "25519"))
-			*bits = 253; /* Curve25519 gives about 128-bit security over a 253-bit order */
-		else if (strstr(g, "448"))
-			*bits = 448;
-		else
-			for (const char *p = g; *p && !*bits; p++)
-				if (*p >= '0' && *p <= '9')
-					*bits = atoi(p);
-	}
-	if (g && strncmp(g, "FFDHE", 5) == 0)
-		return "DHE";
-	if (g || (name && (strncmp(name, "TLS13", 5) == 0 || strncmp(name, "ECDHE", 5) == 0)))
-		return "ECDHE";
-	return name && strncmp(name, "DHE", 3) == 0 ? "DHE" : "RSA";
-}
-
-static int group_id(const char *name, size_t n)
-{
-	static const struct { const char *name; int id; } groups[] = {
-		{"ecdhe_secp256r1", WOLFSSL_ECC_SECP256R1}, {"ecdhe_secp384r1", WOLFSSL_ECC_SECP384R1},
-		{"ecdhe_secp521r1", WOLFSSL_ECC_SECP521R1}, {"ecdhe_x25519", WOLFSSL_ECC_X25519},
-		{"ecdhe_x448", WOLFSSL_ECC_X448},           {"ffdhe_2048", WOLFSSL_FFDHE_2048},
-		{"ffdhe_3072", WOLFSSL_FFDHE_3072},         {"ffdhe_4096", WOLFSSL_FFDHE_4096},
-		{"ffdhe_6144", WOLFSSL_FFDHE_6144},         {"ffdhe_8192", WOLFSSL_FFDHE_8192},
-	};
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-		if (strlen(groups[i].name) == n && strncasecmp(groups[i].name, name, n) == 0)
-			return groups[i].id;
-	return 0;
-}
-
-static int add_groups(const char *list, int *ids, int *n, int max)
-{
-	for (const char *p = list; p && *p;) {
-		size_t len = strcspn(p, ",; ");
-		if (len) {
-			int id = group_id(p, len);
-			if (!id)
-				return -RW_EBAD_VALUE;
-			bool seen = false;
-			for (int i = 0; i < *n; i++)
-				seen |= ids[i] == id;
-			if (!seen && *n < max)
-				ids[(*n)++] = id;
-		}
-		p += len;
-		if (*p)
-			p++;
-	}
-	return 0;
-}
-
-int rw__tls_ctx_set_groups(struct rw_tls_ctx *c, const char *tls13, const char *tls12)
-{
-	int ids[16], n = 0, rc;
-	if ((rc = add_groups(tls13, ids, &n, 16)) < 0 || (rc = add_groups(tls12, ids, &n, 16)) < 0)
-		return rc;
-	if (n && wolfSSL_CTX_set_groups(c->ctx, ids, n) != WOLFSSL_SUCCESS)
-		return -RW_ENOT_SUPPORTED;
-	return 0;
 }

@@ -34,6 +34,8 @@ struct rw_tls_cbs {
 	/* With client authentication on: once per handshake, with the client's
 	 * certificate (or none); returns true to go on, false to fail it. */
 	bool (*client_cert)(void *ctx, const struct rw_tls_peer_cert *cert);
+	/* With key logging on: one NSS key log line (no newline) per secret. */
+	void (*keylog)(void *ctx, const char *line, size_t len);
 };
 
 /* SSLEnabledProtocols bits (the documents' values). */
@@ -94,10 +96,28 @@ int rw__tls_ctx_set_client_auth(struct rw_tls_ctx *ctx, const char *ca_pem, cons
  * -RW_ENOT_SUPPORTED. */
 int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *ctx, const char *list);
 
-/* The NSS key log line ("CLIENT_RANDOM <random> <master secret>\n") of a
- * completed TLS 1.2 handshake, or 0 when there is none to give (TLS 1.3 needs
- * wolfSSL's secret callback, which Debian's build lacks). */
-size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len);
+/* Key logging (SSLKeyLogFile): with it on, the keylog callback gets the NSS
+ * key log lines of every handshake: "CLIENT_RANDOM <random> <master secret>"
+ * for TLS 1.2; for TLS 1.3 the four traffic secrets (and exporter), which need
+ * wolfSSL's secret callback: the tuned build has it, Debian's does not, so
+ * there TLS 1.3 handshakes log nothing (documented). */
+void rw__tls_ctx_set_keylog(struct rw_tls_ctx *ctx, bool on);
+
+/* SSLEnableRenegotiation: a client-initiated secure renegotiation (RFC 5746,
+ * TLS 1.2) is answered when on, refused with a no_renegotiation alert when
+ * off. On needs the tuned wolfSSL: -RW_ENOT_SUPPORTED otherwise. */
+int rw__tls_ctx_set_renegotiation(struct rw_tls_ctx *ctx, bool on);
+bool rw__tls_renegotiation_supported(void);
+
+/* TLS13SignatureAlgorithms / TLS12SignatureAlgorithms in the documents' names
+ * (rsa_pss_sha256, ecdsa_secp256r1_sha256, ed25519 / sha256-rsa,
+ * sha384-ecdsa): the signature algorithms the server asks a client
+ * certificate to be signed with and accepts, one list for both versions as in
+ * wolfSSL. Limits of wolfSSL 5.5.4: a TLS 1.3 CertificateRequest always lists
+ * every algorithm it has, and the server signs with its key's algorithm
+ * whatever the list says. DSA names are accepted and ignored. NULL or "" for both keeps wolfSSL's defaults; an unknown name:
+ * -RW_EBAD_VALUE. */
+int rw__tls_ctx_set_sigalgs(struct rw_tls_ctx *ctx, const char *tls13, const char *tls12);
 
 /* TLS13SupportedGroups / TLS12SupportedGroups (the documents' names:
  * ecdhe_x25519, ecdhe_secp256r1, ffdhe_2048, ...). wolfSSL keeps one list for

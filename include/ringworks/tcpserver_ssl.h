@@ -39,9 +39,21 @@ typedef struct {
  *    else e.g. "ecdhe_x25519,ecdhe_secp256r1"): wolfSSL keeps one list, so
  *    ringworks offers the TLS 1.3 list first, then the TLS 1.2 names not in it;
  *    a group this wolfSSL build lacks fails StartListening, -RW_ENOT_SUPPORTED,
- *  SSLKeyLogFile ("": off): appends the NSS key log line of each TLS 1.2
- *    handshake (TLS 1.3 needs the tuned wolfSSL: not written with Debian's),
- *  SSLEnableRenegotiation (False; True: -RW_ENOT_SUPPORTED with this wolfSSL),
+ *  SSLKeyLogFile ("": off): appends NSS key log lines: CLIENT_RANDOM for a
+ *    TLS 1.2 handshake, the traffic secrets of a TLS 1.3 one (TLS 1.3 needs
+ *    the tuned wolfSSL, meson -Dwolfssl=tuned, the default; with Debian's
+ *    libwolfssl-dev nothing is written for TLS 1.3),
+ *  SSLEnableRenegotiation (False: a TLS 1.2 client that asks to renegotiate
+ *    is disconnected with RW_ESSL_HANDSHAKE and an Error event; True: secure
+ *    renegotiation (RFC 5746) is answered; -RW_ENOT_SUPPORTED with Debian's
+ *    wolfSSL, -RW_EBAD_STATE while listening),
+ *  TLS13SignatureAlgorithms, TLS12SignatureAlgorithms (wolfSSL's defaults
+ *    when unset; e.g. "rsa_pss_sha256,ecdsa_secp256r1_sha256,ed25519" and
+ *    "sha256-rsa,sha384-ecdsa"; DSA names are ignored; an unknown name fails
+ *    StartListening with -RW_EBAD_VALUE): the algorithms a client certificate
+ *    is asked to be signed with. wolfSSL keeps one list for both versions, and
+ *    5.5.4 asks for all it has in a TLS 1.3 CertificateRequest and signs with
+ *    the server key's own algorithm, so the lists shape TLS 1.2 handshakes,
  *  SSLClientCACerts (PEM text) and OpenSSLCAFile (a PEM file): the CA
  *    certificates client certificates are verified against,
  *  SSLEnabledProtocols (15360 = TLS 1.2 | TLS 1.3; TLS 1.0/1.1 bits ->

@@ -49,6 +49,20 @@ header="$(find "$DEST" -path '*/include/ringworks/ringworks.h' -print -quit)"
 
 export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export PKG_CONFIG_SYSROOT_DIR="$DEST"
+
+# The sysroot emulation prefixes every path in ringworks.pc with DEST, also
+# those of libraries that live outside the install (the tuned wolfSSL in the
+# build tree): make those resolve to where they really are.
+for word in $(pkg-config --static --libs ringworks); do
+	path="${word#-L}"
+	[[ "$path" == "$DEST"/* ]] || continue
+	real="${path#"$DEST"}"
+	[[ "$word" == -L* ]] || real="$(dirname "$real")"
+	if [[ ! -e "$DEST$real" && -d "$real" ]]; then
+		mkdir -p "$(dirname "$DEST$real")"
+		ln -s "$real" "$DEST$real"
+	fi
+done
 pkg-config --exists --print-errors ringworks || fail "pkg-config cannot use $pcfile"
 
 # 2. Build outside the build tree: copy the example in and compile there.

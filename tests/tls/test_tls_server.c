@@ -16,153 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The start of every python TLS client here: a context that does not verify
- * the (self-signed) server certificate is finished by each script. */
-#define PY_TLS_CTX                                    \
-	"import socket, ssl, sys, time\n"                 \
-	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n" \
-	"ctx.check_hostname = False\n"
-
-static char dir[] = "/tmp/rw-tlss-XXXXXX", pem[256];
-
-static void make_cert(void)
-{
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(pem, sizeof(pem), "%s/server.pem", dir);
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/k "
-	         "-out %s/c -days 2 -subj /CN=localhost/O=ringworks >/dev/null 2>&1 && cat %s/c %s/k > %s",
-	         dir, dir, dir, dir, pem);
-	cr_assert_eq(system(cmd), 0, "openssl could not make a test certificate");
-}
-
-static void drop_cert(void)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)!system(cmd);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-struct state {
-	int connected, disconnected, failed_status, last_status, data_events;
-	rw_connid id;
-	char got[256];
-	size_t got_len;
-	bool start_tls_on_line;
-};
-
-static void on_connected(rw_tcpserver *s, const rw_tcpserver_connected *e, void *u)
-{
-	struct state *st = u;
-	st->connected++;
-	st->id = e->connection_id;
-	if (e->status_code)
-		st->failed_status = e->status_code;
-}
-
-static void on_disconnected(rw_tcpserver *s, const rw_tcpserver_disconnected *e, void *u)
-{
-	struct state *st = u;
-	st->disconnected++;
-	st->last_status = e->status_code;
-}
-
-static void on_data(rw_tcpserver *s, const rw_tcpserver_data_in *e, void *u)
-{
-	struct state *st = u;
-	st->data_events++;
-	if (st->got_len + e->text_len < sizeof(st->got)) {
-		memcpy(st->got + st->got_len, e->text, e->text_len);
-		st->got_len += e->text_len;
-	}
-	if (st->start_tls_on_line && e->text_len == 8 && memcmp(e->text, "STARTTLS", 8) == 0) {
-		cr_assert_eq(rw_tcpserver_send_line(s, e->connection_id, "GO"), 0);
-		cr_assert_eq(rw_tcpserver_start_ssl(s, e->connection_id), 0);
-		cr_assert_eq(rw_tcpserver_set_eol(s, e->connection_id, "", 0), 0);
-		return;
-	}
-	rw_tcpserver_send(s, e->connection_id, e->text, e->text_len); /* echo */
-}
-
-static const rw_tcpserver_events events = {
-	.connected = on_connected, .disconnected = on_disconnected, .data_in = on_data,
-};
-
-/* A server with TLS on (implicit) and the test certificate, not yet
- * listening, so that a test can add its settings first. */
-static rw_tcpserver *tls_server_unstarted(struct state *st, const rw_tcpserver_events *ev)
-{
-	rw_tcpserver *s = rw_tcpserver_new();
-	rw_tcpserver_set_local_host(s, "127.0.0.1");
-	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
-	rw_tcpserver_set_events(s, ev, st);
-	cr_assert_eq(rw_tcpserver_set_ssl_enabled(s, true), 0);
-	cr_assert_eq(rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem)), 0);
-	return s;
-}
-
-static rw_tcpserver *tls_server(struct state *st, int mode)
-{
-	rw_tcpserver *s = rw_tcpserver_new();
-	rw_tcpserver_set_local_host(s, "127.0.0.1");
-	rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0);
-	rw_tcpserver_set_events(s, &events, st);
-	cr_assert_eq(rw_tcpserver_set_ssl_start_mode(s, mode), 0);
-	cr_assert_eq(rw_tcpserver_set_ssl_cert_store(s, pem, strlen(pem)), 0);
-	cr_assert_eq(rw_tcpserver_set_ssl_cert_subject(s, "*"), 0);
-	int rc = rw_tcpserver_start_listening(s);
-	cr_assert_eq(rc, 0, "start_listening: %s", rw_strerror(rc));
-	return s;
-}
-
-/* Run a python3 client in a child while the server turns; returns its exit
- * status and its stdout in out. */
-static int run_python(rw_tcpserver *s, const char *script, char *out, size_t out_len, double seconds)
-{
-	int fds[2];
-	cr_assert_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		char port[16];
-		snprintf(port, sizeof(port), "%d", rw_tcpserver_get_local_port(s));
-		execlp("python3", "python3", "-c", script, port, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	int status = -1;
-	double end = now_s() + seconds;
-	while (now_s() < end) {
-		rw_tcpserver_do_events(s);
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-	}
-	if (now_s() >= end) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
-	ssize_t n = read(fds[0], out, out_len - 1);
-	out[n > 0 ? n : 0] = 0;
-	close(fds[0]);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void pump_until(rw_tcpserver *s, const int *counter, int want, double seconds)
-{
-	double end = now_s() + seconds;
-	while (*counter < want && now_s() < end)
-		rw_tcpserver_do_events(s);
-	cr_assert_geq(*counter, want, "timed out waiting (%d of %d)", *counter, want);
-}
+#include "tls_test_util.h"
 
 static const char *const py_echo =
 	PY_TLS_CTX
@@ -232,15 +86,6 @@ Test(tls_server, tls11_client_is_refused_and_others_go_on)
 	cr_assert_eq(run_python(s, py_echo, out, sizeof(out), 20), 0, "the next client is served: %s", out);
 	rw_tcpserver_free(s);
 	drop_cert();
-}
-
-static int raw_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	return fd;
 }
 
 Test(tls_server, garbage_gets_connected_276_then_disconnected)
@@ -823,7 +668,7 @@ Test(tls_server, enabled_cipher_suites_limit_the_handshake)
 	drop_cert();
 }
 
-/* ---- SSLStatus, SSLKeyLogFile, SSLEnableRenegotiation -------------------- */
+/* ---- SSLStatus, SSLKeyLogFile (TLS 1.2) ------------------------------------ */
 
 static char status_log[512];
 
@@ -842,8 +687,6 @@ Test(tls_server, ssl_status_and_key_log_match_the_client)
 		.ssl_status = on_ssl_status,
 	};
 	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
-	cr_assert_eq(rw_tcpserver_config(s, "SSLEnableRenegotiation=False", NULL, 0), 0);
-	cr_assert_eq(rw_tcpserver_config(s, "SSLEnableRenegotiation=True", NULL, 0), -RW_ENOT_SUPPORTED);
 	char setting[400], server_log[300], client_log[300];
 	snprintf(server_log, sizeof(server_log), "%s/server.keys", dir);
 	snprintf(client_log, sizeof(client_log), "%s/client.keys", dir);

@@ -1,0 +1,161 @@
+/* tests/tls/test_tls_options.c: the TLS settings whose behaviour depends on
+ * the wolfSSL flavour (meson -Dwolfssl=tuned|system, RW_TEST_WOLFSSL_TUNED):
+ * SSLKeyLogFile for TLS 1.3, SSLEnableRenegotiation, and the TLS 1.3/1.2
+ * signature algorithm lists, checked against python3's ssl module and
+ * openssl s_client. Features the system wolfSSL lacks must answer "not
+ * supported" there, and work on the tuned build. */
+#include "tls_test_util.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef RW_TEST_WOLFSSL_TUNED
+#error "tests/tls/meson.build defines RW_TEST_WOLFSSL_TUNED"
+#endif
+
+/* Every TLS 1.3 secret line the server logged must be in the client's own
+ * key log (python's ssl writes NSS lines, as SSLKEYLOGFILE does). */
+Test(tls_options, key_log_file_for_tls13)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server_unstarted(&st, &events);
+	char setting[400], server_log[300], client_log[300];
+	snprintf(server_log, sizeof(server_log), "%s/server.keys", dir);
+	snprintf(client_log, sizeof(client_log), "%s/client.keys", dir);
+	snprintf(setting, sizeof(setting), "SSLKeyLogFile=%s", server_log);
+	cr_assert_eq(rw_tcpserver_config(s, setting, NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char script[1024];
+	snprintf(script, sizeof(script),
+		PY_TLS_CTX
+		"ctx.verify_mode = ssl.CERT_NONE; ctx.minimum_version = ssl.TLSVersion.TLSv1_3\n"
+		"ctx.keylog_filename = '%s'\n"
+		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
+		"s.sendall(b'k'); s.recv(1); s.close(); print('ok')\n", client_log);
+	char out[32];
+	cr_assert_eq(run_python(s, script, out, sizeof(out), 20), 0, "%s", out);
+	char cmd[1600];
+	if (RW_TEST_WOLFSSL_TUNED) {
+		/* The four traffic secrets, each the very line the client logged. */
+		snprintf(cmd, sizeof(cmd),
+		         "for l in CLIENT_HANDSHAKE_TRAFFIC_SECRET SERVER_HANDSHAKE_TRAFFIC_SECRET "
+		         "CLIENT_TRAFFIC_SECRET_0 SERVER_TRAFFIC_SECRET_0; do "
+		         /* wolfSSL writes upper-case hex, OpenSSL lower-case */
+		         "line=$(grep \"^$l \" %s) && test -n \"$line\" && grep -qix \"$line\" %s || exit 1; done",
+		         server_log, client_log);
+		cr_assert_eq(system(cmd), 0, "the server's TLS 1.3 key log lines differ from the client's");
+	} else {
+		snprintf(cmd, sizeof(cmd), "test ! -s %s", server_log);
+		cr_assert_eq(system(cmd), 0, "the system wolfSSL has no secret callback: nothing is logged for TLS 1.3");
+	}
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+/* openssl s_client renegotiates when a line "R" is typed (it says
+ * RENEGOTIATING on stderr); the lines around it are echoed. */
+static const char *const s_client_renegotiate =
+	"(printf 'before\\n'; sleep 0.5; printf 'R\\n'; sleep 0.5; printf 'after\\n'; sleep 0.5) | "
+	"openssl s_client -connect 127.0.0.1:$1 -tls1_2 2>/dev/null | grep -E '^(before|after|RENEGOTIATING)$'";
+
+static int errors_seen;
+static void on_error(rw_tcpserver *s, const rw_tcpserver_error *e, void *u) { errors_seen++; }
+
+Test(tls_options, renegotiation_is_refused_by_default)
+{
+	make_cert();
+	struct state st = {0};
+	static const rw_tcpserver_events ev = {
+		.connected = on_connected, .disconnected = on_disconnected, .data_in = on_data, .error = on_error,
+	};
+	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
+	char value[16];
+	cr_assert_geq(rw_tcpserver_config(s, "SSLEnableRenegotiation", value, sizeof(value)), 0);
+	cr_assert_str_eq(value, "False");
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char out[4096];
+	run_shell(s, s_client_renegotiate, out, sizeof(out), 20);
+	cr_assert_str_eq(out, "before\n", "a refused renegotiation ends the connection");
+	pump_until(s, &st.disconnected, 1, 5);
+	cr_assert_eq(st.last_status, RW_ESSL_HANDSHAKE);
+	cr_assert_eq(errors_seen, 1);
+	/* The next client is served as usual. */
+	cr_assert_eq(run_shell(s, "(echo again; sleep 0.5) | openssl s_client -connect 127.0.0.1:$1 2>/dev/null | grep -x again",
+	                       out, sizeof(out), 20), 0);
+	cr_assert_str_eq(out, "again\n");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+Test(tls_options, renegotiation_when_enabled)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server_unstarted(&st, &events);
+	int rc = rw_tcpserver_config(s, "SSLEnableRenegotiation=True", NULL, 0);
+	if (!RW_TEST_WOLFSSL_TUNED) {
+		cr_assert_eq(rc, -RW_ENOT_SUPPORTED, "the system wolfSSL has no secure renegotiation");
+		rw_tcpserver_free(s);
+		drop_cert();
+		return;
+	}
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	cr_assert_eq(rw_tcpserver_config(s, "SSLEnableRenegotiation=False", NULL, 0), -RW_EBAD_STATE);
+	char out[4096];
+	cr_assert_eq(run_shell(s, s_client_renegotiate, out, sizeof(out), 20), 0, "%s", out);
+	cr_assert_str_eq(out, "before\nafter\n", "echo on both sides of the renegotiation");
+	cr_assert_eq(st.failed_status, 0);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+/* With client authentication on, the CertificateRequest carries the server's
+ * signature algorithms: s_client prints them. */
+static void requested_sigalgs(const char *setting, const char *version, const char *want)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server_unstarted(&st, &events);
+	cr_assert_eq(rw_tcpserver_config(s, setting, NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_set_ssl_authenticate_clients(s, true), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char cmd[300], out[16384];
+	snprintf(cmd, sizeof(cmd), "echo x | openssl s_client -connect 127.0.0.1:$1 %s 2>&1 | grep '^Requested Signature'",
+	         version);
+	cr_assert_eq(run_shell(s, cmd, out, sizeof(out), 20), 0, "%s", out);
+	cr_assert_str_eq(out, want);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+/* wolfSSL keeps one list for both versions and, in 5.5.4, a TLS 1.3
+ * CertificateRequest always carries every algorithm it has: the TLS 1.3 list
+ * shows in TLS 1.2 handshakes (tls_filter.h documents this). */
+Test(tls_options, tls13_signature_algorithms_shape_the_certificate_request)
+{
+	requested_sigalgs("TLS13SignatureAlgorithms=ecdsa_secp384r1_sha384,rsa_pss_sha256", "-tls1_2",
+	                  "Requested Signature Algorithms: ECDSA+SHA384:RSA-PSS+SHA256:rsa_pss_pss_sha256\n");
+}
+
+Test(tls_options, tls12_signature_algorithms_and_dsa_names_ignored)
+{
+	requested_sigalgs("TLS12SignatureAlgorithms=sha256-rsa,sha256-dsa,sha512-ecdsa", "-tls1_2",
+	                  "Requested Signature Algorithms: RSA+SHA256:ECDSA+SHA512\n");
+}
+
+Test(tls_options, unknown_signature_algorithm_is_refused_at_start_listening)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server_unstarted(&st, &events);
+	cr_assert_eq(rw_tcpserver_config(s, "TLS13SignatureAlgorithms=rsa_pss_md5", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_EBAD_VALUE);
+	cr_assert_eq(rw_tcpserver_config(s, "TLS13SignatureAlgorithms=", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0, "an empty list keeps wolfSSL's defaults");
+	rw_tcpserver_free(s);
+	drop_cert();
+}

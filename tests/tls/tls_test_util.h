@@ -1,0 +1,45 @@
+/* tests/tls/tls_test_util.h: what the TLS test programs share: a
+ * certificate made by the openssl tool in a scratch directory, a server with
+ * TLS on, an echoing event set that records what happened, and a python3
+ * client run in a child while the server turns. */
+#ifndef RW_TESTS_TLS_UTIL_H
+#define RW_TESTS_TLS_UTIL_H
+
+#include <ringworks/ringworks.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The start of every python TLS client here: a context that does not verify
+ * the (self-signed) server certificate is finished by each script. */
+#define PY_TLS_CTX                                    \
+	"import socket, ssl, sys, time\n"                 \
+	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n" \
+	"ctx.check_hostname = False\n"
+
+struct state {
+	int connected, disconnected, failed_status, last_status, data_events;
+	rw_connid id;
+	char got[256];
+	size_t got_len;
+	bool start_tls_on_line;
+};
+
+extern char dir[], pem[256]; /* the scratch directory and the server's PEM */
+
+void make_cert(void);
+void drop_cert(void);
+double now_s(void);
+void on_connected(rw_tcpserver *s, const rw_tcpserver_connected *e, void *u);
+void on_disconnected(rw_tcpserver *s, const rw_tcpserver_disconnected *e, void *u);
+void on_data(rw_tcpserver *s, const rw_tcpserver_data_in *e, void *u);
+extern const rw_tcpserver_events events;
+rw_tcpserver *tls_server_unstarted(struct state *st, const rw_tcpserver_events *ev);
+rw_tcpserver *tls_server(struct state *st, int mode);
+int run_python(rw_tcpserver *s, const char *script, char *out, size_t out_len, double seconds);
+/* Run a shell command (stdout to out) while the server turns; its exit status. */
+int run_shell(rw_tcpserver *s, const char *cmd, char *out, size_t out_len, double seconds);
+void pump_until(rw_tcpserver *s, const int *counter, int want, double seconds);
+int raw_connect(int port);
+
+#endif
