@@ -96,8 +96,31 @@ int rw_dtls_parse_client_hello(const uint8_t *p, size_t len, rw_dtls_client_hell
 	if (b != end) {
 		if (end - b < 2 || (size_t)(end - b) != 2 + be16(b))
 			return -2;
+		ch->extensions = b + 2;
+		ch->extensions_len = (uint16_t)be16(b);
 	}
 	return 0;
+}
+
+bool rw_dtls_ch_offers_version(const rw_dtls_client_hello *ch, uint16_t version)
+{
+	const uint8_t *e = ch->extensions, *end = e ? e + ch->extensions_len : NULL;
+	while (e && end - e >= 4) {
+		uint32_t type = be16(e), len = be16(e + 2);
+		if ((size_t)(end - e - 4) < len)
+			return false;
+		if (type == 43) { /* supported_versions: versions<2..254> */
+			const uint8_t *v = e + 4;
+			if (len < 1 || v[0] + 1u > len || (v[0] & 1))
+				return false;
+			for (uint32_t i = 0; i < v[0]; i += 2)
+				if (be16(v + 1 + i) == version)
+					return true;
+			return false;
+		}
+		e += 4 + len;
+	}
+	return false;
 }
 
 static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }

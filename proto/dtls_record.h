@@ -44,6 +44,7 @@ typedef struct {
 	const uint8_t *cookie;     uint8_t cookie_len;
 	const uint8_t *suites;     uint16_t suites_len;  /* bytes, not suites */
 	const uint8_t *compression; uint8_t compression_len;
+	const uint8_t *extensions; uint16_t extensions_len; /* the block without its length */
 } rw_dtls_client_hello;
 
 /* Read the record header at p. 0, or -1 when fewer than 13 bytes are there or
@@ -62,6 +63,10 @@ bool rw_dtls_records_well_formed(const uint8_t *p, size_t len);
  * ClientHello that cannot be answered statelessly (fragmented, truncated or
  * malformed inside). */
 int rw_dtls_parse_client_hello(const uint8_t *p, size_t len, rw_dtls_client_hello *out);
+
+/* Does the ClientHello's supported_versions extension (43) list `version`
+ * (0xfefc: DTLS 1.3)? False when the extension is absent or malformed. */
+bool rw_dtls_ch_offers_version(const rw_dtls_client_hello *ch, uint16_t version);
 
 /* Length of the HelloVerifyRequest for a cookie of cookie_len bytes. */
 static inline size_t rw_dtls_hvr_len(size_t cookie_len)

@@ -94,6 +94,14 @@ void rw__dtls_stateless(struct rw_dtlsserver *s, const union rw_sockaddr *peer, 
                         const uint8_t *data, size_t len, const rw_dtls_client_hello *ch,
                         struct rw_dtls_sess *replacing)
 {
+#if defined(WOLFSSL_DTLS13)
+	/* DTLS 1.3 has no HelloVerifyRequest (and a 1.3 server must refuse a
+	 * non-empty legacy cookie): wolfSSL's stateless HelloRetryRequest. */
+	if ((s->set.protocols & RW_DTLS_PROTO_DTLS13) && rw_dtls_ch_offers_version(ch, 0xfefc)) {
+		rw__dtls_probe13(s, peer, plen, data, len, ch, replacing);
+		return;
+	}
+#endif
 	uint8_t cookie[COOKIE_LEN];
 	const uint8_t *secret = NULL;
 	if (ch->cookie_len == COOKIE_LEN) {
@@ -117,15 +125,27 @@ void rw__dtls_stateless(struct rw_dtlsserver *s, const union rw_sockaddr *peer, 
 		return;
 	}
 	/* The peer has shown it receives at its address. */
+	if (!rw__dtls_admit(s, peer, replacing)) {
+		if (s->listening && s->fd >= 0 && s->sess_count < s->set.max_connections + (replacing ? 1 : 0))
+			send_alert(s, peer, plen, ch, 49 /* access_denied */);
+		return;
+	}
+	if (replacing && replacing->state != RW_DS_CLOSING)
+		rw__dtls_sess_close(replacing, RW_EDTLS_HANDSHAKE, "Replaced by a new handshake", false);
+	rw__dtls_sess_start(s, peer, plen, secret, data, len, ch);
+}
+
+bool rw__dtls_admit(struct rw_dtlsserver *s, const union rw_sockaddr *peer, struct rw_dtls_sess *replacing)
+{
 	if (!s->listening) {
 		s->dropped++;
-		return;
+		return false;
 	}
 	if (s->sess_count - (replacing ? 1 : 0) >= s->set.max_connections) {
 		s->rejected++;
 		rw__dtls_log(s, RW_LOG_INFO, "MaxConnections (%d) reached: a verified ClientHello was dropped",
 		             s->set.max_connections);
-		return;
+		return false;
 	}
 	char addr[RW_MAX_TEXT_ADDR];
 	int port = 0;
@@ -139,14 +159,6 @@ void rw__dtls_stateless(struct rw_dtlsserver *s, const union rw_sockaddr *peer, 
 	};
 	if (s->ev.connection_request)
 		s->ev.connection_request(s, &e, s->user);
-	if (!e.accept || s->fd < 0) {
-		send_alert(s, peer, plen, ch, 49 /* access_denied */);
-		return;
-	}
 	/* The handler may have called shutdown or stop_listening. */
-	if (!s->listening)
-		return;
-	if (replacing && replacing->state != RW_DS_CLOSING)
-		rw__dtls_sess_close(replacing, RW_EDTLS_HANDSHAKE, "Replaced by a new handshake", false);
-	rw__dtls_sess_start(s, peer, plen, secret, data, len, ch);
+	return e.accept && s->listening && s->fd >= 0;
 }

@@ -4,6 +4,7 @@
  *   dtls_net.c     the UDP socket, receive CQEs, the send pool, the datagram
  *                  dispatch (known peer -> its session, else the cookie path)
  *   dtls_cookie.c  the stateless cookie exchange (HMAC, secret rotation)
+ *   dtls_probe13.c the same for DTLS 1.3 ClientHellos, through wolfSSL
  *   dtls_sess.c    sessions: table, wolfSSL per peer, handshake, records, close
  *   dtls_ssl.c     the wolfSSL context and the client-certificate callback
  *   dtls_api.c     send, disconnect, pause, per-connection properties
@@ -49,6 +50,9 @@ struct rw_dtls_sess {
 	bool connected_fired; /* Connected fired (with any status) */
 	bool on_defer, paused, close_after_queue, in_hash;
 	bool cert_decided, no_cert;
+	bool probe; /* DTLS 1.3: not linked until wolfSSL verified the cookie */
+	struct rw_dtls_sess *replacing; /* probe: the connection a restart replaces */
+	size_t probe_budget; /* probe: bytes it may still send (the hello's size) */
 	int chain_error;
 	int close_status;
 	char close_text[160];
@@ -176,6 +180,21 @@ void rw__dtls_sess_start(struct rw_dtlsserver *s, const union rw_sockaddr *peer,
                          const uint8_t *secret, const uint8_t *data, size_t len,
                          const rw_dtls_client_hello *ch);
 void rw__dtls_sess_input(struct rw_dtls_sess *x, const uint8_t *data, size_t len);
+struct rw_dtls_sess *rw__dtls_sess_new(struct rw_dtlsserver *s, const union rw_sockaddr *peer,
+                                       socklen_t plen, const uint8_t *secret,
+                                       const rw_dtls_client_hello *ch);
+void rw__dtls_sess_link(struct rw_dtls_sess *x);
+int rw__dtls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg);
+int rw__dtls_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg);
+
+/* dtls_probe13.c (tuned wolfSSL): a DTLS 1.3 ClientHello from a peer without
+ * state goes through wolfSSL's own stateless HelloRetryRequest cookie. */
+void rw__dtls_probe13(struct rw_dtlsserver *s, const union rw_sockaddr *peer, socklen_t plen,
+                      const uint8_t *data, size_t len, const rw_dtls_client_hello *ch,
+                      struct rw_dtls_sess *replacing);
+/* dtls_cookie.c: after a verified cookie: listening, MaxConnections, then
+ * ConnectionRequest (accept preset by Allowed/BlockedClients). True to go on. */
+bool rw__dtls_admit(struct rw_dtlsserver *s, const union rw_sockaddr *peer, struct rw_dtls_sess *replacing);
 void rw__dtls_sess_close(struct rw_dtls_sess *x, int status, const char *text, bool notify);
 void rw__dtls_sess_timers(struct rw_dtlsserver *s, int64_t now);
 void rw__dtls_sess_sweep(struct rw_dtlsserver *s, int64_t now);

@@ -114,7 +114,7 @@ struct rw_dtls_sess *rw__dtls_find(const struct rw_dtlsserver *s, rw_connid id)
 
 /* ---- wolfSSL custom I/O -------------------------------------------------- */
 
-static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
+int rw__dtls_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
 {
 	(void)ssl;
 	struct rw_dtls_sess *x = arg;
@@ -128,10 +128,19 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
 	return (int)n;
 }
 
-static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
+int rw__dtls_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 {
 	(void)ssl;
 	struct rw_dtls_sess *x = arg;
+	/* An unverified DTLS 1.3 peer never gets more bytes back than it sent
+	 * (no amplification from a spoofed source). */
+	if (x->probe) {
+		if ((size_t)sz > x->probe_budget) {
+			x->srv->dropped++;
+			return sz;
+		}
+		x->probe_budget -= (size_t)sz;
+	}
 	/* A datagram the kernel cannot take now is lost, as on any UDP path:
 	 * the handshake retransmits, and application data is unreliable. */
 	rw__dtls_send_to(x->srv, &x->peer, x->peer_len, (const uint8_t *)buf, (size_t)sz);
@@ -147,30 +156,30 @@ static void set_retx(struct rw_dtls_sess *x, int64_t now)
 	rw__dtls_timer_at(x->srv, x->retx_at < x->hs_deadline ? x->retx_at : x->hs_deadline);
 }
 
-void rw__dtls_sess_start(struct rw_dtlsserver *s, const union rw_sockaddr *peer, socklen_t plen,
-                         const uint8_t *secret, const uint8_t *data, size_t len,
-                         const rw_dtls_client_hello *ch)
+/* A session object for a verified peer, with its wolfSSL configured; not yet
+ * in the table (rw__dtls_sess_link). NULL when out of memory. */
+struct rw_dtls_sess *rw__dtls_sess_new(struct rw_dtlsserver *s, const union rw_sockaddr *peer,
+                                       socklen_t plen, const uint8_t *secret,
+                                       const rw_dtls_client_hello *ch)
 {
 	struct rw_dtls_sess *x = calloc(1, sizeof(*x));
 	WOLFSSL *ssl = x ? wolfSSL_new(s->ctx) : NULL;
 	if (!ssl) {
 		free(x);
 		rw__dtls_fire_error(s, 0, RW_ENOMEM, "Out of memory for a new DTLS session");
-		return;
+		return NULL;
 	}
 	x->srv = s;
 	x->ssl = ssl;
-	x->id = s->next_seq++;
 	x->peer = *peer;
 	x->peer_len = plen;
-	x->port = 0;
 	rw__dtls_addr_text(peer, x->addr_text, sizeof(x->addr_text), &x->port);
 	memcpy(x->client_random, ch->random, 32);
 	int64_t now = s->loop->now_ms;
 	x->last_active = now;
 	x->hs_deadline = now + (int64_t)s->set.handshake_timeout * 1000;
-	wolfSSL_SSLSetIORecv(ssl, io_recv);
-	wolfSSL_SSLSetIOSend(ssl, io_send);
+	wolfSSL_SSLSetIORecv(ssl, rw__dtls_io_recv);
+	wolfSSL_SSLSetIOSend(ssl, rw__dtls_io_send);
 	wolfSSL_SetIOReadCtx(ssl, x);
 	wolfSSL_SetIOWriteCtx(ssl, x);
 	wolfSSL_dtls_set_using_nonblock(ssl, 1);
@@ -182,7 +191,27 @@ void rw__dtls_sess_start(struct rw_dtlsserver *s, const union rw_sockaddr *peer,
 		wolfSSL_dtls_set_mtu(ssl, (unsigned short)s->set.mtu);
 #endif
 	rw__dtls_verify_setup(ssl, x);
-	uint32_t b = bucket(s, peer);
+	return x;
+}
+
+void rw__dtls_sess_start(struct rw_dtlsserver *s, const union rw_sockaddr *peer, socklen_t plen,
+                         const uint8_t *secret, const uint8_t *data, size_t len,
+                         const rw_dtls_client_hello *ch)
+{
+	struct rw_dtls_sess *x = rw__dtls_sess_new(s, peer, plen, secret, ch);
+	if (!x)
+		return;
+	rw__dtls_sess_link(x);
+	rw__dtls_ssl_status(x, "DTLS handshake started with %s:%d", x->addr_text, x->port);
+	rw__dtls_sess_input(x, data, len);
+}
+
+/* Give a session its id and put it in the table, the id index and the list. */
+void rw__dtls_sess_link(struct rw_dtls_sess *x)
+{
+	struct rw_dtlsserver *s = x->srv;
+	x->id = s->next_seq++;
+	uint32_t b = bucket(s, &x->peer);
 	x->hnext = s->buckets[b];
 	s->buckets[b] = x;
 	x->in_hash = true;
@@ -196,8 +225,6 @@ void rw__dtls_sess_start(struct rw_dtlsserver *s, const union rw_sockaddr *peer,
 	else
 		s->head = x;
 	s->tail = x;
-	rw__dtls_ssl_status(x, "DTLS handshake started with %s:%d", x->addr_text, x->port);
-	rw__dtls_sess_input(x, data, len);
 }
 
 void rw__dtls_defer(struct rw_dtls_sess *x)
@@ -334,7 +361,7 @@ static void opened(struct rw_dtls_sess *x)
 static void handshake(struct rw_dtls_sess *x, int64_t now)
 {
 	int ret = wolfSSL_accept(x->ssl);
-	if (x->state == RW_DS_CLOSING) /* refused inside SSLClientAuthentication */
+	if (x->state == RW_DS_CLOSING || x->probe) /* refused inside an event; or a probe (its caller decides) */
 		return;
 	if (ret != WOLFSSL_SUCCESS) {
 		int err = wolfSSL_get_error(x->ssl, ret);

@@ -12,6 +12,10 @@
  *    secret that rotates; the previous secret stays valid for one period). The
  *    server keeps nothing and fires nothing for it, so a spoofed source costs
  *    one HMAC and one 60-byte answer that is never larger than what it sent.
+ *    With the tuned wolfSSL and SSLEnabledProtocols including DTLS 1.3, a
+ *    1.3 ClientHello gets wolfSSL's stateless HelloRetryRequest cookie instead
+ *    (a wolfSSL object lives for the length of that call only; the answer is
+ *    never larger than the hello).
  *  - When the ClientHello comes back with a valid cookie: ConnectionRequest
  *    (the handler may refuse; the peer then gets an access_denied alert), then
  *    the handshake with SSLStatus and, with SSLAuthenticateClients,

@@ -38,13 +38,19 @@ struct wc {
 	char msg[32];
 };
 
-static WOLFSSL_CTX *client_ctx(void)
+static WOLFSSL_CTX *client_ctx_m(WOLFSSL_METHOD *m)
 {
 	wolfSSL_Init();
-	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfDTLSv1_2_client_method());
+	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(m);
 	cr_assert_not_null(ctx);
 	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
 	return ctx;
+}
+
+static WOLFSSL_CTX *client_ctx(void)
+{
+	wolfSSL_Init();
+	return client_ctx_m(wolfDTLSv1_2_client_method());
 }
 
 static void wc_open(struct wc *c, WOLFSSL_CTX *ctx, const char *host, int port, int fd)
@@ -488,3 +494,68 @@ Test(dtls_load, shares_one_loop_with_a_tcpserver, .timeout = 60)
 	rw_tcpserver_free(t);
 	cr_assert_eq(rw_loop_free(loop), 0);
 }
+
+#if defined(WOLFSSL_DTLS13)
+/* The tuned wolfSSL: a DTLS 1.3 client goes through wolfSSL's stateless
+ * HelloRetryRequest cookie, a DTLS 1.2 client through ours, on one server. */
+Test(dtls_load, dtls13_and_dtls12_clients, .timeout = 60)
+{
+	struct dt_rec r;
+	rw_dtlsserver *s = server_5ms(&r, NULL, "SSLEnabledProtocols=15360");
+	int port = rw_dtlsserver_get_local_port(s);
+	WOLFSSL_CTX *ctx13 = client_ctx_m(wolfDTLSv1_3_client_method());
+	struct wc c;
+	wc_open(&c, ctx13, "127.0.0.1", port, -1);
+	handshake_here(s, &c);
+	cr_assert_str_eq(wolfSSL_get_version(c.ssl), "DTLSv1.3");
+	char v[64];
+	cr_assert_gt(rw_dtlsserver_config(s, "SSLNegotiatedVersion[1]", v, sizeof(v)), 0);
+	cr_assert_str_eq(v, "DTLSv1.3");
+	cr_assert_eq(r.requests, 1);
+	cr_assert_str_eq(r.order, "RC");
+	wolfSSL_write(c.ssl, "thirteen", 8);
+	cr_assert(read_here(s, &c, "thirteen"));
+	WOLFSSL_CTX *ctx12 = client_ctx();
+	struct wc d;
+	wc_open(&d, ctx12, "127.0.0.1", port, -1);
+	handshake_here(s, &d);
+	cr_assert_str_eq(wolfSSL_get_version(d.ssl), "DTLSv1.2");
+	wolfSSL_write(d.ssl, "twelve", 6);
+	cr_assert(read_here(s, &d, "twelve"));
+	cr_assert_eq(rw_dtlsserver_get_connection_count(s), 2);
+	wc_close(&c, true);
+	wc_close(&d, true);
+	struct dt_ge disc = {&r.disconnected, 2};
+	cr_assert(dt_pump_until(s, dt_ge, &disc, 5000), "Disconnected %d", r.disconnected);
+	cr_assert_eq(r.last_disc_status, 0);
+	wolfSSL_CTX_free(ctx13);
+	wolfSSL_CTX_free(ctx12);
+	rw_dtlsserver_free(s);
+}
+
+/* A DTLS 1.3 ClientHello without a cookie leaves nothing behind either. */
+Test(dtls_load, dtls13_hello_without_cookie_keeps_no_state, .timeout = 30)
+{
+	struct dt_rec r;
+	rw_dtlsserver *s = server_5ms(&r, NULL, "SSLEnabledProtocols=15360");
+	int port = rw_dtlsserver_get_local_port(s);
+	WOLFSSL_CTX *ctx13 = client_ctx_m(wolfDTLSv1_3_client_method());
+	struct wc c[20];
+	for (int i = 0; i < 20; i++) {
+		wc_open(&c[i], ctx13, "127.0.0.1", port, -1);
+		wc_step(&c[i]); /* sends the first ClientHello only */
+	}
+	dt_pump_for(s, 300);
+	cr_assert_eq(dt_config_int(s, "SessionCount"), 0);
+	cr_assert_geq(dt_config_int(s, "HelloVerifyRequestCount"), 20, "counted with the HelloRetryRequests");
+	uint8_t hrr[2048];
+	ssize_t hn = recv(c[0].fd, hrr, sizeof(hrr), MSG_PEEK | MSG_DONTWAIT);
+	cr_assert_gt(hn, 0, "a HelloRetryRequest came back");
+	cr_log_info("DTLS 1.3 HelloRetryRequest: %zd bytes", hn);
+	cr_assert_eq(r.order_len, 0u);
+	for (int i = 0; i < 20; i++)
+		wc_close(&c[i], false);
+	wolfSSL_CTX_free(ctx13);
+	rw_dtlsserver_free(s);
+}
+#endif

@@ -21,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = rw_dtls_write_hvr(out, sizeof(out), &ch, cookie, sizeof(cookie));
 		if (n != 60 || n > size)
 			abort();
+		(void)rw_dtls_ch_offers_version(&ch, 0xfefc);
 	}
 	return 0;
 }

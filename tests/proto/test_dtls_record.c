@@ -155,3 +155,28 @@ Test(dtls_record, well_formed_datagrams_are_whole_records)
 	cr_assert(rw_dtls_records_well_formed(d, 5));
 	cr_assert_not(rw_dtls_records_well_formed(d, 0));
 }
+
+Test(dtls_record, supported_versions_lookup)
+{
+	uint8_t d[256];
+	size_t n = make_ch(d, NULL, 0);
+	rw_dtls_client_hello ch;
+	cr_assert_eq(rw_dtls_parse_client_hello(d, n, &ch), 0);
+	cr_assert_not(rw_dtls_ch_offers_version(&ch, 0xfefc), "no supported_versions extension");
+	/* Rewrite the 6-byte extension block as supported_versions {fefc, fefd}. */
+	uint8_t *ext = (uint8_t *)ch.extensions;
+	cr_assert_eq(ch.extensions_len, 6);
+	ext[0] = 0; ext[1] = 43; ext[2] = 0; ext[3] = 2; ext[4] = 0; ext[5] = 0;
+	cr_assert_eq(rw_dtls_parse_client_hello(d, n, &ch), 0);
+	cr_assert_not(rw_dtls_ch_offers_version(&ch, 0xfefc), "an empty list (length 0) is malformed");
+	/* A 9-byte block does not fit; check a well-formed one in a copy. */
+	rw_dtls_client_hello c2 = ch;
+	static const uint8_t sv[] = {0, 43, 0, 5, 4, 0xfe, 0xfc, 0xfe, 0xfd};
+	c2.extensions = sv;
+	c2.extensions_len = sizeof(sv);
+	cr_assert(rw_dtls_ch_offers_version(&c2, 0xfefc));
+	cr_assert(rw_dtls_ch_offers_version(&c2, 0xfefd));
+	cr_assert_not(rw_dtls_ch_offers_version(&c2, 0xfeff));
+	c2.extensions_len = sizeof(sv) - 1; /* cut */
+	cr_assert_not(rw_dtls_ch_offers_version(&c2, 0xfefd));
+}
