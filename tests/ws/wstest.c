@@ -227,6 +227,8 @@ rw_wsserver *wst_server_ex(wst_rec *r, const char *const *configs, const char *p
 	rw_wsserver_set_events(s, &ev, r);
 	cr_assert_eq(rw_wsserver_set_local_host(s, "127.0.0.1"), 0);
 	cr_assert_eq(rw_wsserver_set_local_port(s, 0), 0);
+	/* Bursts of connects (1,000 clients) must not wait on SYN retries. */
+	cr_assert_eq(rw_wsserver_set_connection_backlog(s, 4096), 0);
 	wst_cfg(s, "DoEventsTimeout=20");
 	if (pem) {
 		rw_tcpserver *t = rw_wsserver_get_tcpserver(s);
