@@ -221,8 +221,16 @@ RW_API void rw_wsserver_free(rw_wsserver *ws)
 	if (!ws)
 		return;
 	ws->freeing = true;
-	/* The engine closes every connection; its Disconnected (suppressed for
-	 * the application) still releases each connection's state. */
+	/* The engine closes every connection without events, so the layer
+	 * state goes first; input arriving while it drains finds no layer and
+	 * is dropped. free is never called from inside an event, so no input
+	 * frame holds a layer now. */
+	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
+		if (c->layer) {
+			rw__ws_conn_free(c->layer);
+			c->layer = NULL;
+		}
+	}
 	rw_tcpserver_free(ws->tcp);
 	for (int i = 0; i < 16; i++)
 		if (ws->deflaters[i]) {
