@@ -559,3 +559,100 @@ Test(dtls_load, dtls13_hello_without_cookie_keeps_no_state, .timeout = 30)
 	rw_dtlsserver_free(s);
 }
 #endif
+
+Test(dtls_load, stop_listening_shutdown_and_rebind, .timeout = 60)
+{
+	struct dt_rec r;
+	rw_dtlsserver *s = server_5ms(&r, NULL, NULL);
+	int port = rw_dtlsserver_get_local_port(s);
+	WOLFSSL_CTX *ctx = client_ctx();
+	struct wc a, b;
+	wc_open(&a, ctx, "127.0.0.1", port, -1);
+	handshake_here(s, &a);
+	cr_assert_eq(rw_dtlsserver_stop_listening(s), 0);
+	cr_assert_not(rw_dtlsserver_get_listening(s));
+	/* A new peer is not answered; the existing one still echoes. */
+	wc_open(&b, ctx, "127.0.0.1", port, -1);
+	double end = now_ms() + 1500;
+	while (now_ms() < end && wc_step(&b) == 0)
+		rw_dtlsserver_do_events(s);
+	cr_assert_eq(b.state, 1, "no handshake while not listening");
+	cr_assert_eq(dt_config_int(s, "SessionCount"), 1);
+	wolfSSL_write(a.ssl, "still", 5);
+	cr_assert(read_here(s, &a, "still"));
+	/* Listening again on the same socket: the waiting client gets through. */
+	cr_assert_eq(rw_dtlsserver_start_listening(s), 0);
+	cr_assert_eq(rw_dtlsserver_get_local_port(s), port);
+	handshake_here(s, &b);
+	cr_assert_eq(rw_dtlsserver_get_connection_count(s), 2);
+	/* Shutdown: both get close_notify and Disconnected(0); run() returns. */
+	cr_assert_eq(rw_dtlsserver_shutdown(s), 0);
+	cr_assert_eq(r.disconnected, 0, "no event inside shutdown()");
+	cr_assert_eq(rw_dtlsserver_run(s), 0);
+	cr_assert_eq(r.disconnected, 2);
+	cr_assert_eq(r.last_disc_status, 0);
+	char buf[16];
+	int got = -1;
+	for (int i = 0; i < 100 && got != -WOLFSSL_ERROR_ZERO_RETURN; i++) {
+		got = wc_read(&a, buf, sizeof(buf));
+		usleep(5000);
+	}
+	cr_assert_eq(got, -WOLFSSL_ERROR_ZERO_RETURN, "the client saw close_notify (%d)", got);
+	/* The port is free again at once. */
+	struct dt_rec r2;
+	rw_dtlsserver *s2 = server_5ms(&r2, NULL, NULL);
+	rw_dtlsserver_free(s2);
+	rw_dtlsserver *s3 = rw_dtlsserver_new();
+	char pem[256];
+	snprintf(pem, sizeof(pem), "%s/server.pem", dt_certs());
+	rw_dtlsserver_set_local_host(s3, "127.0.0.1");
+	rw_dtlsserver_set_local_port(s3, port);
+	rw_dtlsserver_set_ssl_cert_store(s3, pem, strlen(pem));
+	int rc = rw_dtlsserver_start_listening(s3);
+	cr_assert_eq(rc, 0, "re-binding port %d after Shutdown: %s", port, rw_strerror(rc));
+	rw_dtlsserver_free(s3);
+	wc_close(&a, false);
+	wc_close(&b, false);
+	wolfSSL_CTX_free(ctx);
+	rw_dtlsserver_free(s);
+}
+
+Test(dtls_load, pfx_certificate_and_blocked_clients, .timeout = 60)
+{
+	const char *d = dt_certs();
+	char cmd[1024], pfx[256];
+	snprintf(pfx, sizeof(pfx), "%s/server.pfx", d);
+	snprintf(cmd, sizeof(cmd), "openssl pkcs12 -export -in %s/server.pem -out %s -passout pass:s3cret >/dev/null 2>&1",
+	         d, pfx);
+	cr_assert_eq(system(cmd), 0);
+	struct dt_rec r;
+	dt_rec_init(&r);
+	rw_dtlsserver *s = dt_server(&r, NULL, NULL, false);
+	cr_assert_eq(rw_dtlsserver_set_ssl_cert_store_type(s, RW_CERT_PFX_FILE), 0);
+	cr_assert_eq(rw_dtlsserver_set_ssl_cert_store(s, pfx, strlen(pfx)), 0);
+	cr_assert_eq(rw_dtlsserver_set_ssl_cert_store_password(s, "wrong"), 0);
+	cr_assert_eq(rw_dtlsserver_start_listening(s), -RW_ESSL_CERT_STORE);
+	cr_assert_eq(rw_dtlsserver_set_ssl_cert_store_password(s, "s3cret"), 0);
+	cr_assert_eq(rw_dtlsserver_config(s, "DoEventsTimeout=5", NULL, 0), 0);
+	cr_assert_eq(rw_dtlsserver_start_listening(s), 0);
+	char subject[256];
+	cr_assert_gt(rw_dtlsserver_get_ssl_cert_subject(s, subject, sizeof(subject)), 0);
+	cr_assert(strstr(subject, "CN=localhost"), "%s", subject);
+	WOLFSSL_CTX *ctx = client_ctx();
+	struct wc c;
+	wc_open(&c, ctx, "127.0.0.1", rw_dtlsserver_get_local_port(s), -1);
+	handshake_here(s, &c);
+	wc_close(&c, true);
+	/* BlockedClients presets accept = false: no session, an alert. */
+	cr_assert_eq(rw_dtlsserver_config(s, "BlockedClients=127.0.0.0/8", NULL, 0), 0);
+	wc_open(&c, ctx, "127.0.0.1", rw_dtlsserver_get_local_port(s), -1);
+	double end = now_ms() + 3000;
+	while (now_ms() < end && wc_step(&c) == 0)
+		rw_dtlsserver_do_events(s);
+	cr_assert_eq(c.state, -1, "the client got a fatal alert");
+	cr_assert_eq(r.requests, 2);
+	cr_assert_eq(r.connected_ok, 1);
+	wc_close(&c, false);
+	wolfSSL_CTX_free(ctx);
+	rw_dtlsserver_free(s);
+}
