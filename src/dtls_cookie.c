@@ -87,7 +87,7 @@ static void send_alert(struct rw_dtlsserver *s, const union rw_sockaddr *peer, s
 	uint8_t out[16];
 	size_t n = rw_dtls_write_alert(out, sizeof(out), &ch->rec, description);
 	if (n)
-		rw__dtls_send_to(s, peer, plen, out, n);
+		rw__dtls_send_small(s, peer, plen, out, n);
 }
 
 void rw__dtls_stateless(struct rw_dtlsserver *s, const union rw_sockaddr *peer, socklen_t plen,
@@ -120,8 +120,10 @@ void rw__dtls_stateless(struct rw_dtlsserver *s, const union rw_sockaddr *peer, 
 			s->dropped++;
 			return;
 		}
-		if (rw__dtls_send_to(s, peer, plen, out, n) == 0)
+		if (rw__dtls_send_small(s, peer, plen, out, n) == 0)
 			s->hvr_count++;
+		else
+			s->dropped++;
 		return;
 	}
 	/* The peer has shown it receives at its address. */

@@ -77,6 +77,18 @@ struct rw_dtls_txop {
 	uint8_t inline_buf[RW_DTLS_TX_INLINE];
 };
 
+/* A stateless answer (HelloVerifyRequest, alert) in flight: from a fixed
+ * array made at StartListening, so a flood of spoofed hellos allocates
+ * nothing; when all are in flight, further answers are dropped. */
+#define RW_DTLS_SMALL_TX 1024
+struct rw_dtls_smallop {
+	rw_cqe_fn fn;
+	struct rw_dtlsserver *srv;
+	struct rw_dtls_smallop *next_free;
+	struct rw_udp_tx tx;
+	uint8_t buf[64];
+};
+
 struct rw_dtls_rxop {
 	rw_cqe_fn fn;
 	struct rw_dtlsserver *srv;
@@ -135,6 +147,7 @@ struct rw_dtlsserver {
 	/* sends */
 	struct rw_dtls_txop *free_tx;
 	unsigned tx_inflight, tx_free_n;
+	struct rw_dtls_smallop *small, *free_small; /* RW_DTLS_SMALL_TX of them */
 	/* cookies */
 	uint8_t secret[2][32]; /* [0] current, [1] previous */
 	int64_t secret_rotate_ms;
@@ -159,6 +172,11 @@ void rw__dtls_arm_recv(struct rw_dtlsserver *s);
 int rw__dtls_send_to(struct rw_dtlsserver *s, const union rw_sockaddr *to, socklen_t tolen,
                      const uint8_t *data, size_t len);
 void rw__dtls_tx_free_all(struct rw_dtlsserver *s);
+/* A stateless answer of at most 64 bytes; 0, or -RW_ENOBUFS when every small
+ * slot is in flight (the answer is dropped: the client retransmits). */
+int rw__dtls_send_small(struct rw_dtlsserver *s, const union rw_sockaddr *to, socklen_t tolen,
+                        const uint8_t *data, size_t len);
+int rw__dtls_small_init(struct rw_dtlsserver *s);
 int rw__dtls_addr_text(const union rw_sockaddr *a, char *buf, size_t len, int *port);
 void rw__dtls_rxop_init(struct rw_dtlsserver *s);
 

@@ -299,8 +299,56 @@ int rw__dtls_send_to(struct rw_dtlsserver *s, const union rw_sockaddr *to, sockl
 	return 0;
 }
 
+static void on_small_sent(void *target, const struct io_uring_cqe *cqe)
+{
+	(void)cqe;
+	struct rw_dtls_smallop *op = target;
+	struct rw_dtlsserver *s = op->srv;
+	s->tx_inflight--;
+	op->next_free = s->free_small;
+	s->free_small = op;
+}
+
+int rw__dtls_small_init(struct rw_dtlsserver *s)
+{
+	if (s->small)
+		return 0;
+	s->small = calloc(RW_DTLS_SMALL_TX, sizeof(*s->small));
+	if (!s->small)
+		return -RW_ENOMEM;
+	for (int i = RW_DTLS_SMALL_TX - 1; i >= 0; i--) {
+		s->small[i].fn = on_small_sent;
+		s->small[i].srv = s;
+		s->small[i].tx.data = s->small[i].buf;
+		s->small[i].tx.cap = sizeof(s->small[i].buf);
+		s->small[i].next_free = s->free_small;
+		s->free_small = &s->small[i];
+	}
+	return 0;
+}
+
+int rw__dtls_send_small(struct rw_dtlsserver *s, const union rw_sockaddr *to, socklen_t tolen,
+                        const uint8_t *data, size_t len)
+{
+	struct rw_dtls_smallop *op = s->free_small;
+	if (s->fd < 0 || !op || len > sizeof(op->buf))
+		return -RW_ENOBUFS;
+	struct io_uring_sqe *sqe = rw__sqe(s->loop);
+	if (!sqe)
+		return -RW_ENOBUFS;
+	s->free_small = op->next_free;
+	memcpy(op->buf, data, len);
+	op->tx.len = (uint32_t)len;
+	rw_udp_prep_send(sqe, s->fd, &op->tx, &to->sa, tolen);
+	io_uring_sqe_set_data64(sqe, RW_UD(op, 0));
+	s->tx_inflight++;
+	return 0;
+}
+
 void rw__dtls_tx_free_all(struct rw_dtlsserver *s)
 {
+	free(s->small);
+	s->small = s->free_small = NULL;
 	while (s->free_tx) {
 		struct rw_dtls_txop *op = s->free_tx;
 		s->free_tx = op->next_free;

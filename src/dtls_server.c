@@ -167,6 +167,8 @@ RW_API int rw_dtlsserver_start_listening(rw_dtlsserver *s)
 		return rc;
 	if (!s->buckets && (rc = rw__dtls_table_init(s)) < 0)
 		return rc;
+	if ((rc = rw__dtls_small_init(s)) < 0)
+		return rc;
 	if ((rc = rw__dtls_socket_open(s)) < 0)
 		return rc;
 	rw__dtls_cookie_init(s);
