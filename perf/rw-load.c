@@ -22,9 +22,20 @@
  * address (the ephemeral port range). The run always ends by itself: at most
  * CONNECT_PHASE_NS + --warmup + --duration + DRAIN_NS.
  *
- * --server-pid PID samples that process's utime+stime (/proc/PID/stat) and
+ * --server-pid PID samples that process's utime and stime (/proc/PID/stat) and
  * VmRSS at the edges of the measured window, for CPU-per-message figures.
+ *
+ * Modes: --mode tls runs a wolfSSL client per connection over the same ring
+ * (custom I/O callbacks: ciphertext in and out of per-connection buffers) and
+ * verifies the decrypted echo; --churn cycles every slot through connect (and
+ * handshake), --pipeline messages, shutdown and close on direct descriptors
+ * (IORING_OP_SOCKET into the same fixed-file slot), reporting connections/s;
+ * --idle holds every connection idle for --duration and then checks that each
+ * one still echoes.
  */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <liburing.h>
@@ -52,6 +63,8 @@
 #define FD_RESERVE       64u
 #define BUFS_MEMORY_MAX  (64u << 20)
 #define NSEC             1000000000ull
+#define IDLE_CHECK_NS    (20ull * 1000000000ull) /* --idle: time for the final round */
+#define TLS_READ_BUF     16384u
 
 /* ---- log-linear latency histogram (HDR-like, ns) ----------------------- */
 
@@ -114,30 +127,45 @@ struct opts {
 	size_t size;
 	double duration, warmup, connect_rate;
 	int server_pid; /* 0 = none; else sample its CPU and RSS over the window */
-	bool quiet;
+	const char *mark; /* created when the measured window starts */
+	bool quiet, tls, churn, idle;
 };
 
 /* A process's CPU time and resident memory, from /proc. */
 struct proc_sample {
-	double cpu_us;
+	double cpu_us, user_us, sys_us;
 	long rss_kib;
 	bool ok;
 };
 
-enum { OP_CONNECT = 1, OP_RECV, OP_SEND };
-enum { C_NEW, C_CONNECTING, C_OPEN, C_DEAD };
+enum { OP_CONNECT = 1, OP_RECV, OP_SEND, OP_SHUTDOWN, OP_CLOSE, OP_SOCKET };
+enum { C_NEW, C_CONNECTING, C_OPEN, C_DEAD, C_CLOSING, C_CLOSED };
+
+/* --mode tls: wolfSSL over the same ring. Ciphertext from the network is
+ * appended to in[]; wolfSSL's write callback appends to out[cur] while
+ * out[!cur] may be in flight (one send per socket). */
+struct tls {
+	WOLFSSL *ssl;
+	uint8_t *in, *out[2];
+	size_t in_len, in_off, in_cap, out_len[2], out_cap[2], sent;
+	int cur, fl; /* fl: the buffer in flight, or -1 */
+	bool hs_done;
+};
 enum { P_CONNECT, P_WARMUP, P_MEASURE, P_DRAIN, P_DONE };
 
 struct conn {
 	uint64_t tx_queued, tx_off, rx_off; /* stream offsets, bytes */
 	uint64_t issued, done;              /* messages */
+	uint64_t t_cycle;                   /* --churn: when this cycle's connect went out */
 	uint32_t base;                      /* pattern offset of stream byte 0 */
 	uint8_t state;
-	bool sending, recv_armed, rearm_listed;
+	bool sending, recv_armed, rearm_listed, seen, shut_pending;
+	struct tls *t;                      /* --mode tls */
 };
 
 struct stats {
 	uint64_t established, connect_fail, msgs, verify_err, disconnects, stalled;
+	uint64_t rx_bytes, cycles, tls_err, idle_checked, handshakes;
 	uint64_t total_done; /* completions in every phase, for progress */
 	int first_connect_err, first_disc_err;
 };
@@ -160,7 +188,9 @@ struct load {
 	uint64_t t_start, t_conn_done, t_measure, t_measure_end, t_drain, t_progress;
 	uint64_t progress_done;
 	struct rusage ru0, ru1;
-	struct proc_sample srv0, srv1;
+	struct proc_sample srv0, srv1, srv_base;
+	WOLFSSL_CTX *tls_ctx;
+	uint8_t *tls_scratch;
 	struct hist h;
 	struct stats s;
 };
@@ -199,7 +229,9 @@ static struct proc_sample proc_sample(int pid)
 	const char *p = strrchr(buf, ')'); /* the name may hold spaces */
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return ps;
-	ps.cpu_us = (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+	ps.user_us = (double)ut * 1e6 / (double)sysconf(_SC_CLK_TCK);
+	ps.sys_us = (double)st * 1e6 / (double)sysconf(_SC_CLK_TCK);
+	ps.cpu_us = ps.user_us + ps.sys_us;
 	snprintf(path, sizeof path, "/proc/%d/status", pid);
 	f = fopen(path, "r");
 	while (f && fgets(buf, sizeof buf, f))
@@ -233,6 +265,16 @@ static void usage(FILE *f)
 		"usage: rw-load --port PORT [options]\n"
 		"  --host ADDR        loopback server address (127.0.0.0/8 or ::1), default 127.0.0.1\n"
 		"  --port PORT        server port (required)\n"
+		"  --mode tcp|tls     plain TCP (default) or TLS: a wolfSSL client over the same\n"
+		"                     ring (custom I/O callbacks, no certificate check); the\n"
+		"                     echoed plaintext is verified\n"
+		"  --churn            each connection: connect (and handshake), --pipeline messages,\n"
+		"                     close, reconnect; reports connections/s (cycles in the window)\n"
+		"                     and the cycle latency (connect to last echo)\n"
+		"  --idle             each connection echoes one message, then all stay idle for\n"
+		"                     --duration s; then every one must echo one more message\n"
+		"                     (reports how many did, and the server's RSS per connection)\n"
+		"  --mark FILE        create FILE when the measured window starts (for samplers)\n"
 		"  --connections N    connections, default 1000 (one process: up to RLIMIT_NOFILE - %u;\n"
 		"                     run several processes for more)\n"
 		"  --size BYTES       message size, default 64\n"
@@ -247,6 +289,7 @@ static void usage(FILE *f)
 		"  --json FILE        also write the results as JSON\n"
 		"  --quiet            no progress lines and no table\n"
 		"the run ends by itself after at most 10 s (connect) + warmup + duration + 1 s\n"
+		"(--idle: + 20 s for the final round)\n"
 		"exit status: 0 when every connection was established and no verification\n"
 		"error, stalled connection or unexpected disconnect happened; 1 otherwise;\n"
 		"2 for a usage or setup error\n", FD_RESERVE);
@@ -296,7 +339,8 @@ static void parse_args(struct load *L, int argc, char **argv)
 		{"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"connections", 1, 0, 'c'},
 		{"size", 1, 0, 's'}, {"pipeline", 1, 0, 'k'}, {"duration", 1, 0, 'd'},
 		{"warmup", 1, 0, 'w'}, {"sources", 1, 0, 'S'}, {"connect-rate", 1, 0, 'r'},
-		{"json", 1, 0, 'j'}, {"server-pid", 1, 0, 'P'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
+		{"json", 1, 0, 'j'}, {"mode", 1, 0, 'm'}, {"churn", 0, 0, 'C'},
+		{"idle", 0, 0, 'I'}, {"mark", 1, 0, 'M'}, {"server-pid", 1, 0, 'P'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
 	struct opts *o = &L->o;
 	const char *host = "127.0.0.1";
 	int ch;
@@ -315,6 +359,15 @@ static void parse_args(struct load *L, int argc, char **argv)
 		case 'S': o->sources = (unsigned)num_arg(optarg, "sources", 1, 254); break;
 		case 'r': o->connect_rate = num_arg(optarg, "connect-rate", 1, 1e9); break;
 		case 'j': o->json = optarg; break;
+		case 'M': o->mark = optarg; break;
+		case 'C': o->churn = true; break;
+		case 'I': o->idle = true; break;
+		case 'm':
+			if (!strcmp(optarg, "tls"))
+				o->tls = true;
+			else if (strcmp(optarg, "tcp"))
+				die("--mode must be tcp or tls");
+			break;
 		case 'P': o->server_pid = (int)num_arg(optarg, "server-pid", 1, 1 << 30); break;
 		case 'q': o->quiet = true; break;
 		case 'H': usage(stdout); exit(0);
@@ -325,6 +378,12 @@ static void parse_args(struct load *L, int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
+	if (o->churn && o->idle)
+		die("--churn and --idle exclude each other");
+	if (o->idle)
+		o->pipeline = 1;
+	if (o->churn && o->sources > 1)
+		die("--churn uses one source address (loopback reuses TIME_WAIT ports)");
 	o->host = host;
 	set_host(L, host);
 	if (o->sources > 1 && L->dst.ss_family != AF_INET)
@@ -505,18 +564,161 @@ static void arm_recv(struct load *L, unsigned idx)
 	L->c[idx].recv_armed = true;
 }
 
+/* ---- TLS (wolfSSL over custom I/O callbacks) ------------------------------- */
+
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 4096;
+	while (n < need)
+		n *= 2;
+	uint8_t *p = realloc(*buf, n);
+	if (!p)
+		return -1;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+static int tls_send_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct tls *t = ctx;
+	(void)ssl;
+	if (grow(&t->out[t->cur], &t->out_cap[t->cur], t->out_len[t->cur] + (size_t)sz))
+		return WOLFSSL_CBIO_ERR_GENERAL;
+	memcpy(t->out[t->cur] + t->out_len[t->cur], buf, (size_t)sz);
+	t->out_len[t->cur] += (size_t)sz;
+	return sz;
+}
+
+static int tls_recv_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct tls *t = ctx;
+	(void)ssl;
+	if (t->in_off == t->in_len)
+		return WOLFSSL_CBIO_ERR_WANT_READ;
+	size_t n = t->in_len - t->in_off;
+	if (n > (size_t)sz)
+		n = (size_t)sz;
+	memcpy(buf, t->in + t->in_off, n);
+	t->in_off += n;
+	if (t->in_off == t->in_len)
+		t->in_off = t->in_len = 0;
+	return (int)n;
+}
+
+static void setup_tls(struct load *L)
+{
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS)
+		die("wolfSSL_Init failed");
+	L->tls_ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	if (!L->tls_ctx)
+		die("wolfSSL_CTX_new failed");
+	wolfSSL_CTX_set_verify(L->tls_ctx, WOLFSSL_VERIFY_NONE, NULL);
+	wolfSSL_CTX_SetIORecv(L->tls_ctx, tls_recv_cb);
+	wolfSSL_CTX_SetIOSend(L->tls_ctx, tls_send_cb);
+	L->tls_scratch = malloc(TLS_READ_BUF);
+	if (!L->tls_scratch)
+		die("out of memory");
+}
+
+/* A fresh session for a new connection (each one a full handshake). */
+static int tls_begin(struct load *L, struct conn *c)
+{
+	if (!c->t && !(c->t = calloc(1, sizeof *c->t)))
+		return -1;
+	struct tls *t = c->t;
+	if (t->ssl)
+		wolfSSL_free(t->ssl);
+	t->in_len = t->in_off = t->sent = 0;
+	t->out_len[0] = t->out_len[1] = 0;
+	t->cur = 0;
+	t->fl = -1;
+	t->hs_done = false;
+	t->ssl = wolfSSL_new(L->tls_ctx);
+	if (!t->ssl)
+		return -1;
+	wolfSSL_SetIOReadCtx(t->ssl, t);
+	wolfSSL_SetIOWriteCtx(t->ssl, t);
+	return 0;
+}
+
+static void tls_end(struct conn *c)
+{
+	if (c->t && c->t->ssl) {
+		wolfSSL_free(c->t->ssl);
+		c->t->ssl = NULL;
+	}
+}
+
+/* Send the accumulated ciphertext (one send in flight per socket). */
+static void tls_flush(struct load *L, unsigned idx);
+
+static void tls_fail(struct load *L, unsigned idx, int ret, const char *where)
+{
+	struct tls *t = L->c[idx].t;
+	int err = wolfSSL_get_error(t->ssl, ret);
+	char msg[WOLFSSL_MAX_ERROR_SZ];
+
+	if (!L->s.tls_err)
+		fprintf(stderr, "rw-load: connection %u: TLS %s failed: %d %s\n", idx, where, err,
+			wolfSSL_ERR_error_string((unsigned long)err, msg));
+	L->s.tls_err++;
+}
+
+/* ---- sends ---------------------------------------------------------------- */
+
+static void conn_lost(struct load *L, unsigned idx, int res);
+
 /* Send what is queued and not yet sent, one send in flight per socket. */
 static void start_send(struct load *L, unsigned idx)
 {
 	struct conn *c = &L->c[idx];
 	uint64_t left = c->tx_queued - c->tx_off;
 
+	if (c->t) {
+		/* Encrypt the queued plaintext (the write callback never blocks). */
+		while (c->state == C_OPEN && c->t->hs_done && c->tx_off < c->tx_queued) {
+			size_t n = c->tx_queued - c->tx_off > TLS_READ_BUF ? TLS_READ_BUF
+			                                                  : (size_t)(c->tx_queued - c->tx_off);
+			int r = wolfSSL_write(c->t->ssl, L->pattern + (c->base + c->tx_off) % PAT_PERIOD, (int)n);
+			if (r <= 0) {
+				tls_fail(L, idx, r, "write");
+				conn_lost(L, idx, -EPROTO);
+				return;
+			}
+			c->tx_off += (unsigned)r;
+		}
+		tls_flush(L, idx);
+		return;
+	}
 	if (c->sending || !left || c->state != C_OPEN)
 		return;
 	size_t len = left > SEND_CHUNK_MAX ? SEND_CHUNK_MAX : (size_t)left;
 	const uint8_t *p = L->pattern + (c->base + c->tx_off) % PAT_PERIOD;
 	struct io_uring_sqe *sqe = get_sqe(L);
 	io_uring_prep_send(sqe, (int)idx, p, len, MSG_NOSIGNAL);
+	set_ud(sqe, idx, OP_SEND);
+	c->sending = true;
+}
+
+static void tls_flush(struct load *L, unsigned idx)
+{
+	struct conn *c = &L->c[idx];
+	struct tls *t = c->t;
+
+	if (c->sending || c->state != C_OPEN)
+		return;
+	if (t->fl < 0) {
+		if (!t->out_len[t->cur])
+			return;
+		t->fl = t->cur;
+		t->cur = !t->cur;
+		t->sent = 0;
+	}
+	struct io_uring_sqe *sqe = get_sqe(L);
+	io_uring_prep_send(sqe, (int)idx, t->out[t->fl] + t->sent, t->out_len[t->fl] - t->sent, MSG_NOSIGNAL);
 	set_ud(sqe, idx, OP_SEND);
 	c->sending = true;
 }
@@ -546,6 +748,7 @@ static void issue_connects(struct load *L, uint64_t now)
 		io_uring_prep_connect(sqe, (int)idx, (struct sockaddr *)&L->dst, L->dstlen);
 		set_ud(sqe, idx, OP_CONNECT);
 		L->c[idx].state = C_CONNECTING;
+		L->c[idx].t_cycle = now;
 		L->connecting++;
 	}
 }
@@ -565,14 +768,74 @@ static void conn_lost(struct load *L, unsigned idx, int res)
 		L->s.first_disc_err = res ? res : -ECONNRESET;
 }
 
+static bool issuing(const struct load *L)
+{
+	return L->phase < P_DRAIN && !g_stop;
+}
+
+/* The connection is ready for messages: queue --pipeline of them. */
+static void conn_ready(struct load *L, unsigned idx, uint64_t now)
+{
+	if (issuing(L))
+		for (unsigned k = 0; k < L->o.pipeline; k++)
+			issue_msg(L, idx, now);
+	start_send(L, idx);
+}
+
+/* --churn: a new cycle on slot idx (a direct socket in the same slot). */
+static void churn_connect(struct load *L, unsigned idx)
+{
+	struct conn *c = &L->c[idx];
+	struct io_uring_sqe *sqe = get_sqe(L);
+
+	io_uring_prep_connect(sqe, (int)idx, (struct sockaddr *)&L->dst, L->dstlen);
+	set_ud(sqe, idx, OP_CONNECT);
+	c->state = C_CONNECTING;
+	c->t_cycle = now_ns();
+}
+
+/* --churn: close once the shutdown, the receive and the send are all done. */
+static void churn_maybe_close(struct load *L, unsigned idx)
+{
+	struct conn *c = &L->c[idx];
+
+	if (c->state != C_CLOSING || c->recv_armed || c->sending || c->shut_pending)
+		return;
+	struct io_uring_sqe *sqe = get_sqe(L);
+	io_uring_prep_close_direct(sqe, idx);
+	io_uring_sqe_set_data64(sqe, ((uint64_t)idx << 8) | OP_CLOSE);
+	c->state = C_CLOSED;
+	if (c->t)
+		tls_end(c);
+}
+
+static void churn_cycle_done(struct load *L, unsigned idx, uint64_t now)
+{
+	struct conn *c = &L->c[idx];
+
+	if (L->phase == P_MEASURE) {
+		hist_add(&L->h, now - c->t_cycle);
+		L->s.cycles++;
+	}
+	c->state = C_CLOSING;
+	c->shut_pending = true;
+	struct io_uring_sqe *sqe = get_sqe(L);
+	io_uring_prep_shutdown(sqe, (int)idx, SHUT_RDWR);
+	set_ud(sqe, idx, OP_SHUTDOWN);
+}
+
 static void on_connect(struct load *L, unsigned idx, int res, uint64_t now)
 {
 	struct conn *c = &L->c[idx];
 
 	if (c->state != C_CONNECTING)
 		return; /* given up on at the end of the connect phase */
-	L->connecting--;
-	L->resolved++;
+	bool first = !c->seen;
+	if (first) {
+		c->seen = true;
+		L->connecting--;
+		L->resolved++;
+	}
 	if (res < 0) {
 		c->state = C_DEAD;
 		L->s.connect_fail++;
@@ -581,12 +844,22 @@ static void on_connect(struct load *L, unsigned idx, int res, uint64_t now)
 		return;
 	}
 	c->state = C_OPEN;
-	L->s.established++;
+	if (first)
+		L->s.established++;
 	arm_recv(L, idx);
-	if (L->phase < P_DRAIN)
-		for (unsigned k = 0; k < L->o.pipeline; k++)
-			issue_msg(L, idx, now);
-	start_send(L, idx);
+	if (L->o.tls) {
+		if (tls_begin(L, c))
+			die("out of memory for a TLS session");
+		int r = wolfSSL_connect(c->t->ssl); /* the ClientHello */
+		if (r != WOLFSSL_SUCCESS && wolfSSL_get_error(c->t->ssl, r) != WOLFSSL_ERROR_WANT_READ) {
+			tls_fail(L, idx, r, "handshake");
+			conn_lost(L, idx, -EPROTO);
+			return;
+		}
+		tls_flush(L, idx);
+		return;
+	}
+	conn_ready(L, idx, now);
 }
 
 static void on_send(struct load *L, unsigned idx, int res)
@@ -596,10 +869,22 @@ static void on_send(struct load *L, unsigned idx, int res)
 	c->sending = false;
 	if (res <= 0) {
 		conn_lost(L, idx, res);
+		churn_maybe_close(L, idx);
 		return;
 	}
-	c->tx_off += (unsigned)res;
-	start_send(L, idx);
+	if (c->t) {
+		struct tls *t = c->t;
+		t->sent += (unsigned)res;
+		if (t->sent == t->out_len[t->fl]) {
+			t->out_len[t->fl] = 0;
+			t->fl = -1;
+		}
+		tls_flush(L, idx);
+	} else {
+		c->tx_off += (unsigned)res;
+		start_send(L, idx);
+	}
+	churn_maybe_close(L, idx);
 }
 
 /* Compare echoed bytes with what was sent at the same stream offset. */
@@ -616,28 +901,81 @@ static void verify(struct load *L, unsigned idx, const uint8_t *p, unsigned n)
 		L->s.verify_err++;
 	}
 	c->rx_off += n;
+	L->s.rx_bytes += n;
 }
 
 static void complete_msgs(struct load *L, unsigned idx)
 {
 	struct conn *c = &L->c[idx];
 	uint64_t now = 0;
+	bool more = issuing(L) && !L->o.churn && !L->o.idle;
 
 	while (c->done < c->issued && c->rx_off >= (c->done + 1) * L->o.size) {
 		if (!now)
 			now = now_ns();
 		uint64_t sent = L->stamps[(size_t)idx * L->o.pipeline + c->done % L->o.pipeline];
-		if (L->phase == P_MEASURE) {
-			hist_add(&L->h, now - sent);
+		if (L->phase == P_MEASURE || (L->o.idle && L->phase == P_DRAIN)) {
+			if (!L->o.churn)
+				hist_add(&L->h, now - sent);
 			L->s.msgs++;
 		}
 		c->done++;
 		L->inflight_msgs--;
 		L->s.total_done++;
-		if (L->phase < P_DRAIN)
+		if (more)
 			issue_msg(L, idx, now);
 	}
+	if (L->o.churn && c->issued && c->done == c->issued && c->state == C_OPEN) {
+		churn_cycle_done(L, idx, now ? now : now_ns());
+		return;
+	}
 	start_send(L, idx);
+}
+
+/* --mode tls: feed received ciphertext to wolfSSL, finish the handshake,
+ * verify the decrypted echo. */
+static void tls_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n)
+{
+	struct conn *c = &L->c[idx];
+	struct tls *t = c->t;
+	int r;
+
+	if (t->in_off && t->in_off == t->in_len)
+		t->in_off = t->in_len = 0;
+	if (grow(&t->in, &t->in_cap, t->in_len + n))
+		die("out of memory");
+	memcpy(t->in + t->in_len, p, n);
+	t->in_len += n;
+	if (!t->hs_done) {
+		r = wolfSSL_connect(t->ssl);
+		if (r != WOLFSSL_SUCCESS) {
+			if (wolfSSL_get_error(t->ssl, r) == WOLFSSL_ERROR_WANT_READ) {
+				tls_flush(L, idx);
+				return;
+			}
+			tls_fail(L, idx, r, "handshake");
+			conn_lost(L, idx, -EPROTO);
+			return;
+		}
+		t->hs_done = true;
+		L->s.handshakes++;
+		conn_ready(L, idx, now_ns()); /* the Finished and the first messages in one send */
+	}
+	while (c->state == C_OPEN) {
+		r = wolfSSL_read(t->ssl, L->tls_scratch, TLS_READ_BUF);
+		if (r > 0) {
+			verify(L, idx, L->tls_scratch, (unsigned)r);
+			continue;
+		}
+		int err = wolfSSL_get_error(t->ssl, r);
+		if (err != WOLFSSL_ERROR_WANT_READ) {
+			if (err != WOLFSSL_ERROR_ZERO_RETURN)
+				tls_fail(L, idx, r, "read");
+			conn_lost(L, idx, -EPROTO);
+		}
+		break;
+	}
+	tls_flush(L, idx); /* wolfSSL may have answered (key update, tickets) */
 }
 
 static void on_recv(struct load *L, unsigned idx, const struct io_uring_cqe *cqe)
@@ -650,19 +988,62 @@ static void on_recv(struct load *L, unsigned idx, const struct io_uring_cqe *cqe
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		uint8_t *p = L->bufs + (size_t)bid * L->buf_size;
-		if (res > 0 && c->state == C_OPEN)
-			verify(L, idx, p, (unsigned)res);
+		if (res > 0 && c->state == C_OPEN) {
+			if (c->t)
+				tls_input(L, idx, p, (unsigned)res);
+			else
+				verify(L, idx, p, (unsigned)res);
+		}
 		io_uring_buf_ring_add(L->br, p, L->buf_size, (unsigned short)bid, L->br_mask,
 		                      (int)L->br_pending++);
 	}
 	if (res > 0 && c->state == C_OPEN)
 		complete_msgs(L, idx);
-	else if (res != -ENOBUFS)
+	else if (res != -ENOBUFS && c->state == C_OPEN)
 		conn_lost(L, idx, res);
+	if (c->state == C_CLOSING || c->state == C_DEAD) {
+		churn_maybe_close(L, idx);
+		return;
+	}
 	if (!c->recv_armed && c->state == C_OPEN && !c->rearm_listed) {
 		c->rearm_listed = true;
 		L->rearm[L->nrearm++] = idx;
 	}
+}
+
+static void on_shutdown(struct load *L, unsigned idx)
+{
+	L->c[idx].shut_pending = false;
+	churn_maybe_close(L, idx);
+}
+
+static void on_close(struct load *L, unsigned idx)
+{
+	struct conn *c = &L->c[idx];
+
+	if (!issuing(L))
+		return;
+	c->tx_queued = c->tx_off = c->rx_off = c->issued = c->done = 0;
+	c->base = (c->base + 7919u) % PAT_PERIOD;
+	c->state = C_NEW;
+	struct io_uring_sqe *sqe = get_sqe(L);
+	io_uring_prep_socket_direct(sqe, L->dst.ss_family, SOCK_STREAM, 0, idx, 0); /* no CLOEXEC: EINVAL for direct */
+	io_uring_sqe_set_data64(sqe, ((uint64_t)idx << 8) | OP_SOCKET);
+}
+
+static void on_socket(struct load *L, unsigned idx, int res)
+{
+	struct conn *c = &L->c[idx];
+
+	if (res < 0) {
+		c->state = C_DEAD;
+		L->s.connect_fail++;
+		if (!L->s.first_connect_err)
+			L->s.first_connect_err = res;
+		return;
+	}
+	if (issuing(L))
+		churn_connect(L, idx);
 }
 
 static unsigned reap(struct load *L)
@@ -676,6 +1057,9 @@ static unsigned reap(struct load *L)
 		case OP_CONNECT: on_connect(L, idx, cqe->res, now_ns()); break;
 		case OP_SEND: on_send(L, idx, cqe->res); break;
 		case OP_RECV: on_recv(L, idx, cqe); break;
+		case OP_SHUTDOWN: on_shutdown(L, idx); break;
+		case OP_CLOSE: on_close(L, idx); break;
+		case OP_SOCKET: on_socket(L, idx, cqe->res); break;
 		}
 		n++;
 	}
@@ -752,10 +1136,19 @@ static void advance_phase(struct load *L, uint64_t now)
 	case P_WARMUP:
 		if (now - L->t_conn_done < (uint64_t)(L->o.warmup * NSEC))
 			break;
+		/* --idle: every first echo is back before the idle window starts */
+		if (L->o.idle && L->inflight_msgs &&
+		    now - L->t_conn_done < (uint64_t)(L->o.warmup * NSEC) + CONNECT_PHASE_NS)
+			break;
 		L->phase = P_MEASURE;
 		L->t_measure = now;
 		getrusage(RUSAGE_SELF, &L->ru0);
 		L->srv0 = proc_sample(L->o.server_pid);
+		if (L->o.mark) {
+			FILE *f = fopen(L->o.mark, "w");
+			if (f)
+				fclose(f);
+		}
 		break;
 	case P_MEASURE:
 		if (now - L->t_measure < (uint64_t)(L->o.duration * NSEC))
@@ -765,9 +1158,18 @@ static void advance_phase(struct load *L, uint64_t now)
 		L->t_measure_end = now;
 		L->phase = P_DRAIN;
 		L->t_drain = now;
+		if (L->o.idle) { /* the check: one more message on every connection */
+			for (unsigned i = 0; i < L->o.conns; i++) {
+				if (L->c[i].state != C_OPEN)
+					continue;
+				issue_msg(L, i, now);
+				start_send(L, i);
+			}
+			break;
+		}
 		/* fall through */
 	case P_DRAIN:
-		if (!L->inflight_msgs || now - L->t_drain > DRAIN_NS)
+		if (!L->inflight_msgs || now - L->t_drain > (L->o.idle ? IDLE_CHECK_NS : DRAIN_NS))
 			L->phase = P_DONE;
 		break;
 	}
@@ -775,6 +1177,7 @@ static void advance_phase(struct load *L, uint64_t now)
 
 static void run(struct load *L)
 {
+	L->srv_base = proc_sample(L->o.server_pid);
 	L->t_start = L->t_progress = now_ns();
 	for (;;) {
 		uint64_t now = now_ns();
@@ -793,9 +1196,14 @@ static void run(struct load *L)
 		}
 		reap(L);
 	}
-	for (unsigned i = 0; i < L->o.conns; i++)
+	for (unsigned i = 0; i < L->o.conns; i++) {
+		if (L->o.churn)
+			break;
 		if (L->c[i].state == C_OPEN && L->c[i].done == 0)
 			L->s.stalled++;
+		if (L->o.idle && L->c[i].state == C_OPEN && L->c[i].done == 2)
+			L->s.idle_checked++;
+	}
 }
 
 /* ---- report --------------------------------------------------------------- */
@@ -804,6 +1212,9 @@ struct result {
 	double secs, connect_secs, msgs_per_s, mib_per_s, cpu_us_per_msg, cpu_pct;
 	double p50, p90, p99, p999, max, mean;
 	double srv_us_per_msg, srv_pct; /* -1: not sampled */
+	double srv_user_pct, srv_sys_pct, srv_rss_per_conn_kib;
+	double conn_per_s, connect_rate;
+	uint64_t units; /* messages, or cycles with --churn */
 	bool ok;
 };
 
@@ -820,17 +1231,25 @@ static struct result summarize(const struct load *L)
 
 	r.secs = L->t_measure_end > L->t_measure ? (double)(L->t_measure_end - L->t_measure) / NSEC : 0;
 	r.connect_secs = (double)(L->t_conn_done - L->t_start) / NSEC;
+	r.connect_rate = r.connect_secs > 0 ? (double)L->s.established / r.connect_secs : 0;
+	r.units = L->o.churn ? L->s.cycles : L->s.msgs;
 	if (r.secs > 0) {
-		r.msgs_per_s = (double)L->s.msgs / r.secs;
+		r.conn_per_s = (double)L->s.cycles / r.secs;
+		r.msgs_per_s = L->o.idle ? 0 : (double)r.units / r.secs;
 		r.mib_per_s = r.msgs_per_s * (double)L->o.size / (1024.0 * 1024.0);
 		r.cpu_pct = cpu / (r.secs * 1e6) * 100.0;
 	}
-	r.cpu_us_per_msg = L->s.msgs ? cpu / (double)L->s.msgs : 0;
+	r.cpu_us_per_msg = r.units && !L->o.idle ? cpu / (double)r.units : 0;
 	r.srv_us_per_msg = r.srv_pct = -1;
-	if (L->srv0.ok && L->srv1.ok && L->s.msgs && r.secs > 0) {
+	if (L->srv0.ok && L->srv1.ok && r.secs > 0) {
 		double scpu = L->srv1.cpu_us - L->srv0.cpu_us;
-		r.srv_us_per_msg = scpu / (double)L->s.msgs;
+		r.srv_us_per_msg = r.units && !L->o.idle ? scpu / (double)r.units : 0;
 		r.srv_pct = scpu / (r.secs * 1e6) * 100.0;
+		r.srv_user_pct = (L->srv1.user_us - L->srv0.user_us) / (r.secs * 1e6) * 100.0;
+		r.srv_sys_pct = (L->srv1.sys_us - L->srv0.sys_us) / (r.secs * 1e6) * 100.0;
+		if (L->srv_base.ok && L->s.established)
+			r.srv_rss_per_conn_kib = (double)(L->srv1.rss_kib - L->srv_base.rss_kib) /
+			                         (double)L->s.established;
 	}
 	r.p50 = (double)hist_pct(&L->h, 50) / 1000.0;
 	r.p90 = (double)hist_pct(&L->h, 90) / 1000.0;
@@ -838,8 +1257,10 @@ static struct result summarize(const struct load *L)
 	r.p999 = (double)hist_pct(&L->h, 99.9) / 1000.0;
 	r.max = (double)L->h.max / 1000.0;
 	r.mean = L->h.count ? (double)L->h.sum / (double)L->h.count / 1000.0 : 0;
-	r.ok = L->s.established == L->o.conns && !L->s.verify_err && !L->s.disconnects &&
-	       !L->s.stalled && L->s.msgs > 0;
+	r.ok = L->s.established >= L->o.conns && !L->s.verify_err && !L->s.disconnects &&
+	       !L->s.stalled && !L->s.tls_err && !L->s.connect_fail && r.units > 0;
+	if (L->o.idle)
+		r.ok = r.ok && L->s.idle_checked == L->o.conns;
 	return r;
 }
 
@@ -847,14 +1268,24 @@ static void print_table(const struct load *L, const struct result *r)
 {
 	const struct stats *s = &L->s;
 
-	printf("rw-load: %s port %d, %u connections x %zu B, pipeline %u, %.1f s measured"
-	       " (warmup %.1f s)\n", L->o.host, L->o.port, L->o.conns, L->o.size, L->o.pipeline,
+	printf("rw-load: %s %s port %d, %u connections x %zu B, pipeline %u%s, %.1f s measured"
+	       " (warmup %.1f s)\n", L->o.tls ? "tls" : "tcp", L->o.host, L->o.port, L->o.conns,
+	       L->o.size, L->o.pipeline, L->o.churn ? ", churn" : L->o.idle ? ", idle" : "",
 	       r->secs, L->o.warmup);
 	printf("  %-26s %llu (in %.2f s)\n", "connections established",
 	       (unsigned long long)s->established, r->connect_secs);
 	printf("  %-26s %llu%s%s\n", "connect failures", (unsigned long long)s->connect_fail,
 	       s->first_connect_err ? "  first: " : "",
 	       s->first_connect_err ? strerror(-s->first_connect_err) : "");
+	printf("  %-26s %.0f\n", "connects/s (connect phase)", r->connect_rate);
+	if (L->o.tls)
+		printf("  %-26s %llu\n", "TLS handshakes", (unsigned long long)s->handshakes);
+	if (L->o.churn)
+		printf("  %-26s %llu, %.0f/s (latency: connect to echo)\n", "connection cycles",
+		       (unsigned long long)s->cycles, r->conn_per_s);
+	if (L->o.idle)
+		printf("  %-26s %llu of %u\n", "echoed after idle", (unsigned long long)s->idle_checked,
+		       L->o.conns);
 	printf("  %-26s %llu\n", "messages", (unsigned long long)s->msgs);
 	printf("  %-26s %.0f\n", "messages/s", r->msgs_per_s);
 	printf("  %-26s %.2f (each direction)\n", "MiB/s", r->mib_per_s);
@@ -865,11 +1296,15 @@ static void print_table(const struct load *L, const struct result *r)
 	       s->first_disc_err ? "  first: " : "",
 	       s->first_disc_err ? strerror(-s->first_disc_err) : "");
 	printf("  %-26s %llu\n", "stalled (no echo at all)", (unsigned long long)s->stalled);
+	if (L->o.tls)
+		printf("  %-26s %llu\n", "TLS errors", (unsigned long long)s->tls_err);
 	printf("  %-26s %.2f us/msg (%.0f %% of a core)\n", "client CPU", r->cpu_us_per_msg,
 	       r->cpu_pct);
 	if (r->srv_us_per_msg >= 0)
-		printf("  %-26s %.2f us/msg (%.0f %% of a core), RSS %.1f MiB\n", "server CPU",
-		       r->srv_us_per_msg, r->srv_pct, (double)L->srv1.rss_kib / 1024.0);
+		printf("  %-26s %.2f us/msg (%.0f %% of a core: user %.0f, system %.0f), RSS %.1f MiB"
+		       " (%.2f KiB per connection)\n", "server CPU", r->srv_us_per_msg, r->srv_pct,
+		       r->srv_user_pct, r->srv_sys_pct, (double)L->srv1.rss_kib / 1024.0,
+		       r->srv_rss_per_conn_kib);
 	printf("  %-26s %s\n", "result", r->ok ? "OK" : "FAILED");
 	fflush(stdout);
 }
@@ -883,7 +1318,9 @@ static int write_json(const struct load *L, const struct result *r)
 		fprintf(stderr, "rw-load: %s: %s\n", L->o.json, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "{\n  \"host\": \"%s\",\n  \"port\": %d,\n  \"connections\": %u,\n"
+	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"kind\": \"%s\",\n", L->o.tls ? "tls" : "tcp",
+		L->o.churn ? "churn" : L->o.idle ? "idle" : "echo");
+	fprintf(f, "  \"host\": \"%s\",\n  \"port\": %d,\n  \"connections\": %u,\n"
 		"  \"size\": %zu,\n  \"pipeline\": %u,\n  \"duration_s\": %.3f,\n  \"warmup_s\": %.3f,\n",
 		L->o.host, L->o.port, L->o.conns, L->o.size, L->o.pipeline, r->secs, L->o.warmup);
 	fprintf(f, "  \"established\": %llu,\n  \"connect_failures\": %llu,\n  \"connect_s\": %.3f,\n"
@@ -894,13 +1331,23 @@ static int write_json(const struct load *L, const struct result *r)
 		"  \"latency_p99_us\": %.2f,\n  \"latency_p999_us\": %.2f,\n"
 		"  \"latency_max_us\": %.2f,\n  \"latency_mean_us\": %.2f,\n",
 		r->p50, r->p90, r->p99, r->p999, r->max, r->mean);
+	fprintf(f, "  \"connect_per_s\": %.1f,\n  \"cycles\": %llu,\n  \"connections_per_s\": %.1f,\n"
+		"  \"handshakes\": %llu,\n  \"tls_errors\": %llu,\n  \"idle_checked\": %llu,\n"
+		"  \"rx_bytes_total\": %llu,\n  \"messages_total\": %llu,\n",
+		r->connect_rate, (unsigned long long)s->cycles, r->conn_per_s,
+		(unsigned long long)s->handshakes, (unsigned long long)s->tls_err,
+		(unsigned long long)s->idle_checked, (unsigned long long)s->rx_bytes,
+		(unsigned long long)s->total_done);
 	fprintf(f, "  \"verify_errors\": %llu,\n  \"disconnects\": %llu,\n  \"stalled\": %llu,\n"
 		"  \"client_cpu_us_per_msg\": %.3f,\n  \"client_cpu_pct\": %.1f,\n",
 		(unsigned long long)s->verify_err, (unsigned long long)s->disconnects,
 		(unsigned long long)s->stalled, r->cpu_us_per_msg, r->cpu_pct);
 	if (r->srv_us_per_msg >= 0)
 		fprintf(f, "  \"server_cpu_us_per_msg\": %.3f,\n  \"server_cpu_pct\": %.1f,\n"
-			"  \"server_rss_kib\": %ld,\n", r->srv_us_per_msg, r->srv_pct, L->srv1.rss_kib);
+			"  \"server_user_pct\": %.1f,\n  \"server_sys_pct\": %.1f,\n"
+			"  \"server_rss_kib\": %ld,\n  \"server_rss_per_conn_kib\": %.3f,\n",
+			r->srv_us_per_msg, r->srv_pct, r->srv_user_pct, r->srv_sys_pct, L->srv1.rss_kib,
+			r->srv_rss_per_conn_kib);
 	fprintf(f, "  \"ok\": %s\n}\n", r->ok ? "true" : "false");
 	return fclose(f) ? -1 : 0;
 }
@@ -919,6 +1366,8 @@ int main(int argc, char **argv)
 	setup_ring(&L);
 	setup_buffers(&L);
 	setup_pattern(&L);
+	if (L.o.tls)
+		setup_tls(&L);
 	setup_conns(&L);
 	run(&L);
 	r = summarize(&L);
