@@ -253,6 +253,14 @@ RW_API int rw_wsserver_send_bytes(rw_wsserver *s, rw_connid id, const void *data
 RW_API int rw_wsserver_send_text(rw_wsserver *s, rw_connid id, const char *text);
 RW_API int rw_wsserver_send_text_n(rw_wsserver *s, rw_connid id, const char *text, size_t len);
 
+/* SendFile: the file as one binary message (fragmented by MaxFrameSize),
+ * read in 64 KiB pieces as the queue takes them. Blocks (events keep firing)
+ * until all is queued; -RW_ETIMEDOUT after Timeout seconds without progress
+ * (60 when Timeout is 0); Interrupt ends the message early with an empty
+ * final frame and gives -RW_EINTERRUPTED. Errors opening the file are mapped
+ * errno codes; -RW_EBAD_STATE while another message is open. */
+RW_API int rw_wsserver_send_file(rw_wsserver *ws, rw_connid id, const char *path);
+
 /* Ping: send a ping with a unique 8-byte payload. Timeout = 0: returns at once
  * (the pong fires the Ping event with response = true). Timeout > 0: waits
  * for that pong (events fire); -RW_ETIMEDOUT without one. */

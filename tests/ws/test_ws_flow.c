@@ -257,3 +257,96 @@ Test(ws_flow, thousand_concurrent_clients, .timeout = 240)
 	cr_assert_eq(rw_wsserver_get_connection_count(s), 0);
 	END();
 }
+
+static char *temp_file(size_t n, uint64_t seed)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/tmp/rw-ws-file-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	uint8_t *d = malloc(n ? n : 1);
+	rwt_pattern(seed, 0, d, n);
+	cr_assert_eq(write(fd, d, n), (ssize_t)n);
+	free(d);
+	close(fd);
+	return path;
+}
+
+Test(ws_flow, send_file_one_message)
+{
+	cr_assert(wst_have_python_websockets(), "python3-websockets is missing");
+	GO("MaxFrameSize=100000");
+	const char *path = temp_file(3u << 20, 5);
+	rwt_proc p = {0};
+	char ps[16];
+	snprintf(ps, sizeof(ps), "%d", port);
+	char *argv[] = {"/usr/bin/python3", "-c",
+		"import asyncio, hashlib, sys, websockets\n"
+		"async def main():\n"
+		"    async with websockets.connect(f'ws://127.0.0.1:{sys.argv[1]}/', max_size=None) as ws:\n"
+		"        m = await ws.recv()\n"
+		"        print('got', type(m).__name__, len(m), hashlib.sha256(m).hexdigest())\n"
+		"asyncio.run(main())\n",
+		ps, NULL};
+	cr_assert_eq(rwt_proc_spawn(&p, argv, false), 0);
+	wst_wait(s, r->ready == 1, 10000);
+	cr_assert_eq(rw_wsserver_send_file(s, r->last_id, path), 0);
+	cr_assert(wst_pump_until(s, rwt_proc_done, &p, 20000));
+	cr_assert_eq(p.exit_code, 0, "%s", p.out);
+	char cmd[256], want[128] = "";
+	snprintf(cmd, sizeof(cmd), "sha256sum %s", path);
+	FILE *f = popen(cmd, "r");
+	cr_assert(f && fscanf(f, "%64s", want) == 1);
+	pclose(f);
+	char line[256];
+	snprintf(line, sizeof(line), "got bytes %u %s", 3u << 20, want);
+	cr_assert(strstr(p.out, line), "%s\nwant %s", p.out, line);
+	rwt_proc_free(&p);
+	cr_assert_eq(rw_wsserver_send_file(s, r->last_id, "/nonexistent/file"), -RW_EINVALID_CONNID);
+	unlink(path);
+	END();
+}
+
+Test(ws_flow, send_file_timeout_keeps_the_stream_valid)
+{
+	GO("SendQueueLimit=65536");
+	rw_connid id;
+	int fd = wst_raw(s, r, port, NULL, &id);
+	cr_assert_lt(rw_wsserver_send_file(s, id, "/nonexistent/file"), 0);
+	const char *path = temp_file(64u << 20, 9);
+	rw_wsserver_set_timeout(s, id, 1);
+	double t0 = rwt_now_ms();
+	cr_assert_eq(rw_wsserver_send_file(s, id, path), -RW_ETIMEDOUT);
+	cr_assert_lt(rwt_now_ms() - t0, 15000);
+	/* The client reads: a prefix of the file in frames, then an empty FIN
+	 * frame that ends the message, and the connection still works. */
+	size_t got = 0;
+	uint8_t *exp = malloc(1 << 17);
+	for (int i = 0;; i++) {
+		uint8_t *p;
+		size_t n;
+		int b0 = wst_read_frame(s, fd, &p, &n, NULL, 5000);
+		cr_assert_geq(b0, 0);
+		cr_assert_eq(b0 & 0x0f, i == 0 ? 2 : 0);
+		rwt_pattern(9, got, exp, n);
+		cr_assert_eq(memcmp(p, exp, n), 0);
+		got += n;
+		free(p);
+		if (b0 & 0x80) {
+			cr_assert_eq(n, 0, "the message ends with an empty final frame");
+			break;
+		}
+	}
+	free(exp);
+	cr_assert_gt(got, 0);
+	cr_assert_lt(got, 64u << 20);
+	rw_wsserver_set_timeout(s, id, 0);
+	cr_assert_eq(rw_wsserver_send_text(s, id, "after"), 0);
+	uint8_t *p;
+	size_t n;
+	cr_assert_eq(wst_read_frame(s, fd, &p, &n, NULL, 3000), 0x81);
+	free(p);
+	unlink(path);
+	close(fd);
+	END();
+}
