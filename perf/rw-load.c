@@ -165,7 +165,7 @@ struct conn {
 
 struct stats {
 	uint64_t established, connect_fail, msgs, verify_err, disconnects, stalled;
-	uint64_t rx_bytes, cycles, tls_err, idle_checked, handshakes;
+	uint64_t rx_bytes, cycles, tls_err, idle_checked, handshakes, connects;
 	uint64_t total_done; /* completions in every phase, for progress */
 	int first_connect_err, first_disc_err;
 };
@@ -844,6 +844,7 @@ static void on_connect(struct load *L, unsigned idx, int res, uint64_t now)
 		return;
 	}
 	c->state = C_OPEN;
+	L->s.connects++;
 	if (first)
 		L->s.established++;
 	arm_recv(L, idx);
@@ -1333,11 +1334,11 @@ static int write_json(const struct load *L, const struct result *r)
 		r->p50, r->p90, r->p99, r->p999, r->max, r->mean);
 	fprintf(f, "  \"connect_per_s\": %.1f,\n  \"cycles\": %llu,\n  \"connections_per_s\": %.1f,\n"
 		"  \"handshakes\": %llu,\n  \"tls_errors\": %llu,\n  \"idle_checked\": %llu,\n"
-		"  \"rx_bytes_total\": %llu,\n  \"messages_total\": %llu,\n",
+		"  \"rx_bytes_total\": %llu,\n  \"messages_total\": %llu,\n  \"connects_total\": %llu,\n",
 		r->connect_rate, (unsigned long long)s->cycles, r->conn_per_s,
 		(unsigned long long)s->handshakes, (unsigned long long)s->tls_err,
 		(unsigned long long)s->idle_checked, (unsigned long long)s->rx_bytes,
-		(unsigned long long)s->total_done);
+		(unsigned long long)s->total_done, (unsigned long long)s->connects);
 	fprintf(f, "  \"verify_errors\": %llu,\n  \"disconnects\": %llu,\n  \"stalled\": %llu,\n"
 		"  \"client_cpu_us_per_msg\": %.3f,\n  \"client_cpu_pct\": %.1f,\n",
 		(unsigned long long)s->verify_err, (unsigned long long)s->disconnects,

@@ -5,9 +5,12 @@
  * and write straight back; an unsent remainder is kept per connection and the
  * connection then waits for EPOLLOUT (and is not read meanwhile).
  *
- *   epoll-echo [--host ADDR] [--port PORT]   (PORT 0 = ephemeral)
+ *   epoll-echo [--host ADDR] [--port PORT] [--corrupt-every N]   (PORT 0 = ephemeral)
  *
- * Prints "listening tcp PORT" once listening; exits 0 on SIGINT or SIGTERM.
+ * Prints "listening tcp PORT" once listening; exits 0 on SIGINT or SIGTERM
+ * after printing "epoll-echo: accepted N connections, echoed B bytes".
+ * --corrupt-every N flips one byte of every Nth read before echoing it: the
+ * load generator's self-test checks that its verification catches that.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +35,7 @@ struct conn {
 };
 
 static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM */
+static unsigned long long g_accepted, g_bytes, g_reads, g_corrupt_every;
 
 static void on_signal(int sig)
 {
@@ -95,6 +99,7 @@ static void accept_all(int ep, int lfd)
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (c)
 			c->fd = fd;
+		g_accepted++;
 		if (!c || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
 			free(c);
@@ -133,6 +138,9 @@ static int on_readable(int ep, struct conn *c)
 		return -1;
 	if (n < 0)
 		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+	g_bytes += (unsigned long long)n;
+	if (g_corrupt_every && ++g_reads % g_corrupt_every == 0)
+		buf[n / 2] ^= 0x5a;
 	return send_or_keep(ep, c, buf, (size_t)n);
 }
 
@@ -177,7 +185,7 @@ static void serve(int ep, int lfd)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
+		{"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"corrupt-every", 1, 0, 'x'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
 	const char *host = "127.0.0.1";
 	int port = 0, ch;
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -186,7 +194,8 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'h': host = optarg; break;
 		case 'p': port = atoi(optarg); break;
-		case 'H': puts("usage: epoll-echo [--host ADDR] [--port PORT]"); return 0;
+		case 'x': g_corrupt_every = strtoull(optarg, NULL, 10); break;
+		case 'H': puts("usage: epoll-echo [--host ADDR] [--port PORT] [--corrupt-every N]"); return 0;
 		default: return 2;
 		}
 	}
@@ -199,6 +208,7 @@ int main(int argc, char **argv)
 	if (lfd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev))
 		return 1;
 	serve(ep, lfd);
+	fprintf(stderr, "epoll-echo: accepted %llu connections, echoed %llu bytes\n", g_accepted, g_bytes);
 	close(ep);
 	close(lfd);
 	return 0;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# perf/selftest.sh RW_LOAD EPOLL_ECHO RINGWORKS_ECHO: the load generator's own
+# test (meson suite 'perf'). Short, bounded runs on loopback; never timings:
+#  - a clean echo run passes, and its connection and byte counts equal the
+#    server's (epoll-echo prints them at exit); the same for --churn and --idle;
+#  - an echo that flips one byte now and then (epoll-echo --corrupt-every) is
+#    caught: rw-load exits 1 and reports verify errors;
+#  - --mode tls against ringworks-echo --tls (a test certificate made here):
+#    echo, churn (full handshakes) and idle all verify.
+set -uo pipefail
+LOAD="$1" EPOLL="$2" RW="$3"
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-selftest.XXXXXX")"
+SRV=""
+trap '[[ -n "$SRV" ]] && kill "$SRV" 2>/dev/null; rm -rf "$TMP"' EXIT
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+jget() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+
+start() { # start LOG CMD...: run a server, wait for "listening KIND PORT"
+	local log="$1"; shift
+	"$@" >"$log" 2>&1 &
+	SRV=$!
+	for _ in $(seq 100); do
+		PORT="$(awk '/^listening/{print $3; exit}' "$log")"
+		[[ -n "$PORT" ]] && return 0
+		sleep 0.05
+	done
+	echo "# server did not start: $(cat "$log")"
+	return 1
+}
+stop() { sleep 0.3; kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; SRV=""; }
+server_counts() { # -> "ACCEPTED BYTES" from epoll-echo's last line
+	sed -n -E 's/^epoll-echo: accepted ([0-9]+) connections, echoed ([0-9]+) bytes$/\1 \2/p' "$1"
+}
+counts_match() { # counts_match NAME LOG JSON
+	read -r acc bytes < <(server_counts "$2")
+	local conns rx
+	conns="$(jget "$3" connects_total)"
+	rx="$(jget "$3" rx_bytes_total)"
+	echo "# $1: server accepted ${acc:-?} echoed ${bytes:-?} B; client connects $conns received $rx B"
+	check "$1: connection and byte counts match the server's" '[[ "$acc" == "$conns" && "$bytes" == "$rx" ]]'
+}
+
+echo "TAP version 13"
+echo "1..10"
+
+# clean echo, pipelined
+start "$TMP/e1.log" "$EPOLL" --port 0
+"$LOAD" --port "$PORT" --connections 20 --pipeline 4 --size 100 --duration 0.5 --warmup 0.2 \
+	--quiet --json "$TMP/r1.json"
+rc=$?
+stop
+check "clean echo passes" '[[ $rc == 0 && "$(jget "$TMP/r1.json" ok)" == True ]]'
+counts_match "echo" "$TMP/e1.log" "$TMP/r1.json"
+
+# corrupted echo
+start "$TMP/e2.log" "$EPOLL" --port 0 --corrupt-every 50
+"$LOAD" --port "$PORT" --connections 20 --size 100 --duration 0.5 --warmup 0.2 \
+	--quiet --json "$TMP/r2.json" 2>"$TMP/r2.err"
+rc=$?
+stop
+check "a corrupted echo fails the run (exit 1)" '[[ $rc == 1 ]]'
+check "a corrupted echo is counted as verify errors" '[[ "$(jget "$TMP/r2.json" verify_errors)" -gt 0 ]]'
+
+# churn
+start "$TMP/e3.log" "$EPOLL" --port 0
+"$LOAD" --port "$PORT" --connections 10 --size 200 --churn --duration 0.5 --warmup 0.2 \
+	--quiet --json "$TMP/r3.json"
+rc=$?
+stop
+check "churn passes with cycles" '[[ $rc == 0 && "$(jget "$TMP/r3.json" cycles)" -gt 0 ]]'
+counts_match "churn" "$TMP/e3.log" "$TMP/r3.json"
+
+# idle
+start "$TMP/e4.log" "$EPOLL" --port 0
+"$LOAD" --port "$PORT" --connections 200 --idle --duration 0.5 --warmup 0.2 \
+	--quiet --json "$TMP/r4.json"
+rc=$?
+stop
+check "idle: every connection echoes after the idle time" \
+	'[[ $rc == 0 && "$(jget "$TMP/r4.json" idle_checked)" == 200 ]]'
+counts_match "idle" "$TMP/e4.log" "$TMP/r4.json"
+
+# TLS against ringworks-echo
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj /CN=localhost -keyout "$TMP/key.pem" -out "$TMP/crt.pem" >/dev/null 2>&1
+cat "$TMP/crt.pem" "$TMP/key.pem" >"$TMP/cert.pem"
+start "$TMP/t.log" "$RW" --tls 0 --cert "$TMP/cert.pem"
+"$LOAD" --mode tls --port "$PORT" --connections 10 --pipeline 2 --size 5000 --duration 0.5 \
+	--warmup 0.2 --quiet --json "$TMP/t1.json"
+rc1=$?
+"$LOAD" --mode tls --churn --port "$PORT" --connections 4 --duration 0.5 --warmup 0.2 \
+	--quiet --json "$TMP/t2.json"
+rc2=$?
+stop
+check "tls echo passes (decrypted echo verified)" \
+	'[[ $rc1 == 0 && "$(jget "$TMP/t1.json" handshakes)" == 10 ]]'
+check "tls churn passes (one full handshake per cycle)" \
+	'[[ $rc2 == 0 && "$(jget "$TMP/t2.json" cycles)" -gt 0 ]]'
+
+((failed == 0))
