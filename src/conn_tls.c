@@ -6,7 +6,10 @@
  * non-zero status, then Disconnected. */
 #include "internal.h"
 
+#include "proto/tls_hello.h"
+
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,8 +85,62 @@ static bool client_cert(void *ctx, const struct rw_tls_peer_cert *pc)
 	return e.accept;
 }
 
+/* Codes as comma-separated names; a code without a name as 0xABCD. */
+static char *code_list(const uint16_t *codes, unsigned n, const char *(*name_of)(uint16_t))
+{
+	size_t cap = (size_t)n * 48 + 1, o = 0;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	out[0] = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const char *name = name_of(codes[i]);
+		int k = name ? snprintf(out + o, cap - o, "%s%s", o ? "," : "", name)
+		             : snprintf(out + o, cap - o, "%s0x%04X", o ? "," : "", codes[i]);
+		if (k > 0 && (size_t)k < cap - o)
+			o += (size_t)k;
+	}
+	return out;
+}
+
+/* SSLConnectionRequest: the client's offer, and the certificate to serve. */
+static struct rw_tls_ctx *hello(void *ctx, const struct rw_tls_hello_info *h, bool *reject)
+{
+	struct rw_conn *c = ctx;
+	struct rw_tcpserver *s = c->srv;
+	if (!s->ev.ssl_connection_request || s->freeing)
+		return NULL;
+	char *suites = code_list(h->suites, h->n_suites, rw__tls_suite_name);
+	char *sigalgs = code_list(h->sigalgs, h->n_sigalgs, rw_tls_sigscheme_name);
+	const struct rw_tcp_settings *st = &s->set;
+	rw_tcpserver_ssl_connection_request e = {
+		c->id, suites ? suites : "", sigalgs ? sigalgs : "",
+		st->ssl_cert_store_type, st->ssl_cert_store, st->ssl_cert_store_len,
+		st->ssl_cert_store_password, st->ssl_cert_subject, true,
+	};
+	s->ev.ssl_connection_request(s, &e, s->user);
+	free(suites);
+	free(sigalgs);
+	*reject = !e.accept || (c->flags & RW_C_CLOSING);
+	if (*reject || (e.cert_store_type == st->ssl_cert_store_type && e.cert_store == (const void *)st->ssl_cert_store &&
+	                e.cert_store_len == st->ssl_cert_store_len && e.cert_password == st->ssl_cert_store_password &&
+	                e.cert_subject == st->ssl_cert_subject))
+		return NULL;
+	struct rw_tls_ctx *other = NULL;
+	struct rw_tls_cert cert;
+	int rc = rw__ssl_cert_spec(&cert, e.cert_store_type, e.cert_store, e.cert_store_len, e.cert_password,
+	                           e.cert_subject);
+	if (rc == 0)
+		rc = rw__ssl_alt_ctx(s, &cert, &other);
+	if (rc < 0) {
+		rw__log(s, RW_LOG_WARN, "SSLConnectionRequest certificate: %s", rw_strerror(-rc));
+		*reject = true;
+	}
+	return other;
+}
+
 static const struct rw_tls_cbs cbs = {
-	.opened = opened, .plain = plain, .client_cert = client_cert, .keylog = keylog,
+	.opened = opened, .plain = plain, .client_cert = client_cert, .hello = hello, .keylog = keylog,
 };
 
 int rw__conn_tls_start(struct rw_conn *c, bool implicit)
@@ -94,6 +151,8 @@ int rw__conn_tls_start(struct rw_conn *c, bool implicit)
 	int rc = rw__tls_new(&c->tls, s->tls_ctx, sink, c);
 	if (rc < 0)
 		return rc;
+	if (s->ev.ssl_connection_request)
+		rw__tls_wait_hello(c->tls);
 	if (implicit)
 		c->flags |= RW_C_TLS_IMPLICIT;
 	c->last_active = s->loop->now_ms;

@@ -254,6 +254,7 @@ struct rw_tcpserver {
 	struct rw_conn *disc_firing; /* the connection whose Disconnected is running */
 	bool idle_sweep_needed;
 	struct rw_tls_ctx *tls_ctx;     /* loaded at start_listening when SSL is on */
+	struct rw_tls_alt *tls_alts;    /* certificates chosen in SSLConnectionRequest */
 	char ssl_subject[256];          /* the selected certificate's subject */
 	rw_input_fn input;              /* a protocol layer (WSServer), or NULL */
 	void *layer;                    /* its server object */
@@ -319,6 +320,13 @@ void rw__conn_peer_eof(struct rw_conn *c);
 
 /* tcpserver_ssl.c */
 int rw__ssl_ctx_load(struct rw_tcpserver *s);
+/* tcpserver_ssl.c: a certificate as the SSLCert* settings describe it
+ * (-RW_ENOT_SUPPORTED for other store types), the cached context for an
+ * alternative one (SSLConnectionRequest), and freeing every context. */
+int rw__ssl_cert_spec(struct rw_tls_cert *cert, int type, const void *store, size_t len, const char *password,
+                      const char *subject);
+int rw__ssl_alt_ctx(struct rw_tcpserver *s, const struct rw_tls_cert *cert, struct rw_tls_ctx **out);
+void rw__ssl_ctxs_free(struct rw_tcpserver *s);
 void rw__ssl_settings_free(struct rw_tcp_settings *st);
 
 /* listener.c */

@@ -133,8 +133,7 @@ RW_API int rw_tcpserver_reset(rw_tcpserver *s)
 		return -RW_EINVAL;
 	if (s->loop)
 		drain_silently(s);
-	rw__tls_ctx_free(s->tls_ctx);
-	s->tls_ctx = NULL;
+	rw__ssl_ctxs_free(s);
 	s->ssl_subject[0] = 0;
 	rw__settings_free(&s->set);
 	rw__settings_defaults(&s->set);
@@ -157,7 +156,7 @@ RW_API void rw_tcpserver_free(rw_tcpserver *s)
 		if (s->own_loop)
 			rw_loop_free(s->loop);
 	}
-	rw__tls_ctx_free(s->tls_ctx);
+	rw__ssl_ctxs_free(s);
 	rw__settings_free(&s->set);
 	free(s);
 }

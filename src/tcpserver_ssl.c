@@ -110,27 +110,39 @@ RW_API int rw_tcpserver_start_ssl(rw_tcpserver *s, rw_connid id)
 	return rc;
 }
 
-int rw__ssl_ctx_load(struct rw_tcpserver *s)
+int rw__ssl_cert_spec(struct rw_tls_cert *cert, int type, const void *store, size_t len, const char *password,
+                      const char *subject)
+{
+	if (!store || !len)
+		return -RW_ESSL_NO_SERVER_CERT;
+	if (type != RW_CERT_PEM_KEY_FILE && type != RW_CERT_PEM_KEY_BLOB && type != RW_CERT_PFX_FILE &&
+	    type != RW_CERT_PFX_BLOB && type != RW_CERT_AUTO)
+		return -RW_ENOT_SUPPORTED;
+	char path[4096] = "";
+	if (type == RW_CERT_AUTO && len < sizeof(path))
+		memcpy(path, store, len); /* NUL-terminated here, whatever store is */
+	*cert = (struct rw_tls_cert){
+		.store = store,
+		.store_len = len,
+		/* Auto takes a path when one names a readable file, else the bytes. */
+		.is_file = type == RW_CERT_PEM_KEY_FILE || type == RW_CERT_PFX_FILE ||
+		           (path[0] && access(path, R_OK) == 0),
+		.format = type == RW_CERT_PFX_FILE || type == RW_CERT_PFX_BLOB ? RW_TLS_CERT_PFX
+		          : type == RW_CERT_AUTO                               ? RW_TLS_CERT_AUTO
+		                                                               : RW_TLS_CERT_PEM,
+		.password = password,
+		.subject = subject,
+	};
+	return 0;
+}
+
+/* A context with the server's TLS settings and the given certificate. */
+static int ctx_build(struct rw_tcpserver *s, const struct rw_tls_cert *cert, struct rw_tls_ctx **out,
+                     char *subject, size_t subject_len)
 {
 	const struct rw_tcp_settings *st = &s->set;
-	if (!st->ssl_cert_store || !st->ssl_cert_store_len)
-		return -RW_ESSL_NO_SERVER_CERT;
-	struct rw_tls_cert cert = {
-		.store = st->ssl_cert_store,
-		.store_len = st->ssl_cert_store_len,
-		/* Auto takes a path when one names a readable file, else the bytes. */
-		.is_file = st->ssl_cert_store_type == RW_CERT_PEM_KEY_FILE ||
-		           st->ssl_cert_store_type == RW_CERT_PFX_FILE ||
-		           (st->ssl_cert_store_type == RW_CERT_AUTO && access((const char *)st->ssl_cert_store, R_OK) == 0),
-		.format = st->ssl_cert_store_type == RW_CERT_PFX_FILE || st->ssl_cert_store_type == RW_CERT_PFX_BLOB
-		              ? RW_TLS_CERT_PFX
-		          : st->ssl_cert_store_type == RW_CERT_AUTO ? RW_TLS_CERT_AUTO
-		                                                     : RW_TLS_CERT_PEM,
-		.password = st->ssl_cert_store_password,
-		.subject = st->ssl_cert_subject,
-	};
 	struct rw_tls_ctx *ctx;
-	int rc = rw__tls_ctx_new(&ctx, &cert, st->ssl_protocols, s->ssl_subject, sizeof(s->ssl_subject));
+	int rc = rw__tls_ctx_new(&ctx, cert, st->ssl_protocols, subject, subject_len);
 	if (rc == 0 && st->ssl_alpn)
 		rc = rw__tls_ctx_set_alpn(ctx, st->ssl_alpn);
 	if (rc == 0 && st->ssl_cipher_suites)
@@ -147,11 +159,97 @@ int rw__ssl_ctx_load(struct rw_tcpserver *s)
 		rc = rw__tls_ctx_set_client_auth(ctx, st->ssl_client_ca_certs, st->ssl_ca_file);
 	if (rc < 0 && ctx)
 		rw__tls_ctx_free(ctx);
+	if (rc == 0)
+		*out = ctx;
+	return rc;
+}
+
+int rw__ssl_ctx_load(struct rw_tcpserver *s)
+{
+	const struct rw_tcp_settings *st = &s->set;
+	struct rw_tls_cert cert;
+	struct rw_tls_ctx *ctx = NULL;
+	int rc = rw__ssl_cert_spec(&cert, st->ssl_cert_store_type, st->ssl_cert_store, st->ssl_cert_store_len,
+	                           st->ssl_cert_store_password, st->ssl_cert_subject);
+	if (rc == -RW_ENOT_SUPPORTED)
+		rc = -RW_ESSL_NO_SERVER_CERT;
+	if (rc == 0)
+		rc = ctx_build(s, &cert, &ctx, s->ssl_subject, sizeof(s->ssl_subject));
 	if (rc < 0)
 		return rc;
-	rw__tls_ctx_free(s->tls_ctx);
+	rw__ssl_ctxs_free(s);
 	s->tls_ctx = ctx;
 	return 0;
+}
+
+/* Certificates chosen in SSLConnectionRequest, each loaded once. They live
+ * until the main context goes (a session made from one may still use it). */
+struct rw_tls_alt {
+	struct rw_tls_alt *next;
+	struct rw_tls_ctx *ctx;
+	int format;
+	bool is_file;
+	size_t len;
+	char *password, *subject;
+	uint8_t store[]; /* len bytes */
+};
+
+#define RW_TLS_ALT_MAX 16
+
+static bool same(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
+
+int rw__ssl_alt_ctx(struct rw_tcpserver *s, const struct rw_tls_cert *cert, struct rw_tls_ctx **out)
+{
+	int n = 0;
+	for (struct rw_tls_alt *a = s->tls_alts; a; a = a->next, n++)
+		if (a->format == (int)cert->format && a->is_file == cert->is_file && a->len == cert->store_len &&
+		    memcmp(a->store, cert->store, a->len) == 0 && same(a->password, cert->password) &&
+		    same(a->subject, cert->subject)) {
+			*out = a->ctx;
+			return 0;
+		}
+	if (n >= RW_TLS_ALT_MAX)
+		return -RW_ESSL_CERT_STORE;
+	struct rw_tls_alt *a = calloc(1, sizeof(*a) + cert->store_len + 1);
+	if (!a)
+		return -RW_ENOMEM;
+	memcpy(a->store, cert->store, cert->store_len); /* and a NUL, so a path is a string */
+	struct rw_tls_cert copy = *cert;
+	copy.store = a->store;
+	char subject[256];
+	int rc = ctx_build(s, &copy, &a->ctx, subject, sizeof(subject));
+	a->password = cert->password ? strdup(cert->password) : NULL;
+	a->subject = cert->subject ? strdup(cert->subject) : NULL;
+	if (rc == 0 && ((cert->password && !a->password) || (cert->subject && !a->subject)))
+		rc = -RW_ENOMEM;
+	if (rc < 0) {
+		rw__tls_ctx_free(a->ctx);
+		free(a->password);
+		free(a->subject);
+		free(a);
+		return rc;
+	}
+	a->format = (int)cert->format;
+	a->is_file = cert->is_file;
+	a->len = cert->store_len;
+	a->next = s->tls_alts;
+	s->tls_alts = a;
+	*out = a->ctx;
+	return 0;
+}
+
+void rw__ssl_ctxs_free(struct rw_tcpserver *s)
+{
+	while (s->tls_alts) {
+		struct rw_tls_alt *a = s->tls_alts;
+		s->tls_alts = a->next;
+		rw__tls_ctx_free(a->ctx);
+		free(a->password);
+		free(a->subject);
+		free(a);
+	}
+	rw__tls_ctx_free(s->tls_ctx);
+	s->tls_ctx = NULL;
 }
 
 void rw__ssl_settings_free(struct rw_tcp_settings *st)

@@ -6,6 +6,8 @@
 #include "tls_priv.h"
 #include "tls_cert.h"
 
+#include "proto/tls_hello.h"
+
 #include "ringworks/common.h"
 
 #include <wolfssl/options.h>
@@ -182,33 +184,85 @@ void rw__tls_ctx_free(struct rw_tls_ctx *c)
 	global_unref();
 }
 
+/* A wolfSSL session made from ctx, with everything this filter sets per
+ * session. Also used to start over from another context (SSLConnectionRequest
+ * chose another certificate) before the handshake has begun. */
+static int session_new(struct rw_tls *t, struct rw_tls_ctx *ctx)
+{
+	WOLFSSL *ssl = wolfSSL_new(ctx->ctx);
+	if (!ssl)
+		return -RW_ENOMEM;
+	if (ctx->sigalgs[0] && wolfSSL_set1_sigalgs_list(ssl, ctx->sigalgs) != WOLFSSL_SUCCESS) {
+		wolfSSL_free(ssl);
+		return -RW_ESSL_LIBRARY;
+	}
+	wolfSSL_free(t->ssl);
+	t->ssl = ssl;
+	t->client_auth = ctx->client_auth;
+	t->keylog = ctx->keylog;
+	t->reneg_guard = !ctx->renegotiation;
+	wolfSSL_SetIOReadCtx(ssl, t);
+	wolfSSL_SetIOWriteCtx(ssl, t);
+	return 0;
+}
+
 int rw__tls_new(struct rw_tls **out, struct rw_tls_ctx *ctx, rw_tls_sink_fn sink, void *sink_ctx)
 {
 	struct rw_tls *t = calloc(1, sizeof(*t));
-	if (!t || !(t->ssl = wolfSSL_new(ctx->ctx))) {
-		free(t);
+	if (!t)
 		return -RW_ENOMEM;
+	int rc = session_new(t, ctx);
+	if (rc < 0) {
+		free(t);
+		return rc;
 	}
 	t->sink = sink;
 	t->sink_ctx = sink_ctx;
-	t->client_auth = ctx->client_auth;
-	t->keylog = ctx->keylog;
-	if (ctx->sigalgs[0] && wolfSSL_set1_sigalgs_list(t->ssl, ctx->sigalgs) != WOLFSSL_SUCCESS) {
-		wolfSSL_free(t->ssl);
-		free(t);
-		return -RW_ESSL_LIBRARY;
-	}
-	t->reneg_guard = !ctx->renegotiation;
-	wolfSSL_SetIOReadCtx(t->ssl, t);
-	wolfSSL_SetIOWriteCtx(t->ssl, t);
 	*out = t;
 	return 0;
+}
+
+void rw__tls_wait_hello(struct rw_tls *t)
+{
+	t->hello_wait = true;
+}
+
+/* rw__tls_wait_hello's part of rw__tls_feed: keep the client's bytes until
+ * its ClientHello is whole, then let cbs->hello decide. Returns 1 while
+ * waiting, 0 to go on with t->hello (now the bytes to feed), or an error. */
+static int await_hello(struct rw_tls *t, const uint8_t *data, size_t len)
+{
+	if (len) {
+		uint8_t *b = realloc(t->hello, t->hello_len + len);
+		if (!b)
+			return -RW_ENOMEM;
+		memcpy(b + t->hello_len, data, len);
+		t->hello = b;
+		t->hello_len += len;
+	}
+	rw_tls_hello h;
+	int rc = rw_tls_hello_parse(t->hello, t->hello_len, &h);
+	/* The parser says NOT well before this much is held (its own limit). */
+	if (rc == RW_TLS_HELLO_MORE && t->hello_len <= 5 + RW_TLS_HELLO_MAX + 4096)
+		return 1;
+	t->hello_wait = false;
+	if (rc != RW_TLS_HELLO_OK)
+		return 0; /* not a ClientHello: wolfSSL says why */
+	struct rw_tls_hello_info info = {h.suites, h.n_suites, h.sigalgs, h.n_sigalgs};
+	bool reject = false;
+	struct rw_tls_ctx *other = t->cbs->hello ? t->cbs->hello(t->cb_ctx, &info, &reject) : NULL;
+	if (reject) {
+		snprintf(t->error, sizeof(t->error), "%s: refused by SSLConnectionRequest", rw_strerror(RW_ESSL_HANDSHAKE));
+		return -RW_ESSL_HANDSHAKE;
+	}
+	return other ? session_new(t, other) : 0;
 }
 
 void rw__tls_free(struct rw_tls *t)
 {
 	if (!t)
 		return;
+	free(t->hello);
 	wolfSSL_free(t->ssl);
 	free(t);
 }
@@ -278,6 +332,13 @@ int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, const struct
 		         rw_strerror(RW_ESSL_HANDSHAKE));
 		return -RW_ESSL_HANDSHAKE;
 	}
+	if (t->hello_wait) {
+		int rc = await_hello(t, data, len);
+		if (rc)
+			return rc > 0 ? RW_TLS_HANDSHAKING : rc;
+		t->in = t->hello; /* the held bytes, the hello and whatever came with it */
+		t->in_len = t->hello_len;
+	}
 	if (!t->open) {
 		int ret = wolfSSL_accept(t->ssl);
 		if (ret != WOLFSSL_SUCCESS) {
@@ -296,6 +357,8 @@ int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, const struct
 				return -RW_ESSL_NO_CLIENT_CERT;
 			}
 		}
+		free(t->hello); /* wolfSSL has read all of it by now */
+		t->hello = NULL;
 		t->open = 1;
 		keylog_tls12(t);
 		cbs->opened(ctx);

@@ -24,6 +24,14 @@ struct rw_tls_peer_cert {
 	bool accept;
 };
 
+/* What a client offers in its ClientHello (codes as on the wire). */
+struct rw_tls_hello_info {
+	const uint16_t *suites;
+	unsigned n_suites;
+	const uint16_t *sigalgs;
+	unsigned n_sigalgs;
+};
+
 /* What rw__tls_feed reports while it runs: `opened` once, when the handshake
  * completes (before any application data of the same feed); `plain` for the
  * decrypted bytes; a non-zero return from `plain` stops the feed (the rest
@@ -34,6 +42,11 @@ struct rw_tls_cbs {
 	/* With client authentication on: once per handshake, with the client's
 	 * certificate (or none); returns true to go on, false to fail it. */
 	bool (*client_cert)(void *ctx, const struct rw_tls_peer_cert *cert);
+	/* After rw__tls_wait_hello: once, with the client's ClientHello, before
+	 * wolfSSL sees it. Returns another context to serve this client from
+	 * (its certificate), or NULL to keep the one it was made with; sets
+	 * *reject to fail the handshake. */
+	struct rw_tls_ctx *(*hello)(void *ctx, const struct rw_tls_hello_info *hello, bool *reject);
 	/* With key logging on: one NSS key log line (no newline) per secret. */
 	void (*keylog)(void *ctx, const char *line, size_t len);
 };
@@ -67,6 +80,15 @@ void rw__tls_ctx_free(struct rw_tls_ctx *ctx);
 
 int rw__tls_new(struct rw_tls **out, struct rw_tls_ctx *ctx, rw_tls_sink_fn sink, void *sink_ctx);
 void rw__tls_free(struct rw_tls *t);
+
+/* Hold the client's first bytes until its ClientHello is complete and call
+ * cbs->hello with it (SSLConnectionRequest). A stream that is not a
+ * ClientHello goes to wolfSSL as it is, which fails it. Call before the first
+ * rw__tls_feed. */
+void rw__tls_wait_hello(struct rw_tls *t);
+
+/* The IANA name of a cipher suite code ("TLS_AES_128_GCM_SHA256"), or NULL. */
+const char *rw__tls_suite_name(uint16_t suite);
 
 /* Feed received ciphertext (len may be 0 to resume after a stop). Returns
  * RW_TLS_HANDSHAKING, RW_TLS_OPEN, RW_TLS_PEER_CLOSED (close_notify), or -276

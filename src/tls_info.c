@@ -23,6 +23,12 @@ const char *rw__tls_server_name(const struct rw_tls *t)
 	return t->server_name;
 }
 
+const char *rw__tls_suite_name(uint16_t suite)
+{
+	const char *n = wolfSSL_get_cipher_name_iana_from_suite((unsigned char)(suite >> 8), (unsigned char)suite);
+	return n && *n && strcmp(n, "None") ? n : NULL;
+}
+
 const char *rw__tls_version(const struct rw_tls *t)
 {
 	return wolfSSL_get_version(t->ssl);

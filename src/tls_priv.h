@@ -43,6 +43,10 @@ struct rw_tls {
 	uint8_t rec_hdr[5], rec_hdr_len;
 	uint32_t rec_left;      /* body bytes of the current record still to skip */
 	uint8_t client_finish;  /* 0, 1: after ChangeCipherSpec, 2: Finished seen */
+	/* rw__tls_wait_hello: the client's bytes until its ClientHello is whole */
+	bool hello_wait;
+	uint8_t *hello;
+	size_t hello_len;
 };
 
 /* tls_info.c: the NSS key log line of a completed TLS 1.2 handshake

@@ -98,6 +98,7 @@ typedef struct {
 	void (*error)(rw_tcpserver *s, const rw_tcpserver_error *e, void *user);
 	void (*ssl_client_authentication)(rw_tcpserver *s, rw_tcpserver_ssl_client_authentication *e, void *user);
 	void (*ssl_status)(rw_tcpserver *s, const rw_tcpserver_ssl_status *e, void *user);
+	void (*ssl_connection_request)(rw_tcpserver *s, rw_tcpserver_ssl_connection_request *e, void *user);
 	/* Optional diagnostics at or below Config LogLevel (default RW_LOG_WARN). */
 	void (*log)(rw_tcpserver *s, int level, const char *message, void *user);
 } rw_tcpserver_events;

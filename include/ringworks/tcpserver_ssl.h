@@ -34,6 +34,32 @@ typedef struct {
 	const char *message;
 } rw_tcpserver_ssl_status;
 
+/* SSLConnectionRequest: once per TLS connection, when the client's
+ * ClientHello has arrived and before the server's certificate is chosen (so
+ * only when the handler is set does ringworks wait for the whole hello). The
+ * lists are what the client offers, comma-separated: IANA cipher suite names
+ * ("TLS_AES_128_GCM_SHA256,...", "0xC0FF" for an unnamed code) and TLS
+ * signature schemes ("ecdsa_secp256r1_sha256,rsa_pss_rsae_sha256,...").
+ * The cert_* fields start as the server's SSLCert* settings; point them at
+ * another certificate (same meaning as the SSLCert* setters: a path, its
+ * length without the NUL, for the file types; bytes for the blob types) to
+ * serve that one to this client,
+ * e.g. RSA for a client without ECDSA. Each different certificate is loaded
+ * once and kept until StopListening (at most 16). Accept false, or a
+ * certificate that cannot be loaded, fails the handshake: Connected with
+ * status 276 (RW_ESSL_HANDSHAKE), then Disconnected. */
+typedef struct {
+	rw_connid connection_id;
+	const char *supported_cipher_suites;
+	const char *supported_signature_algs;
+	int cert_store_type;       /* writable, RW_CERT_* */
+	const void *cert_store;    /* writable */
+	size_t cert_store_len;     /* writable */
+	const char *cert_password; /* writable, may be NULL */
+	const char *cert_subject;  /* writable, may be NULL: the first certificate */
+	bool accept;               /* writable, preset true */
+} rw_tcpserver_ssl_connection_request;
+
 /* SSL Config settings (rw_tcpserver_config):
  *  TLS13SupportedGroups, TLS12SupportedGroups (wolfSSL's defaults when unset;
  *    else e.g. "ecdhe_x25519,ecdhe_secp256r1"): wolfSSL keeps one list, so
