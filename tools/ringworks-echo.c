@@ -1,6 +1,6 @@
 /* tools/ringworks-echo.c: the ringworks demo server; echoes every byte back.
  *
- *   ringworks-echo [--tcp PORT] [--tls PORT --cert FILE] [--dtls PORT --cert FILE] [--host ADDR]
+ *   ringworks-echo [--tcp PORT] [--tls PORT] [--dtls PORT] [--cert FILE] [--host ADDR]
  *                  [--max-connections N] [--backlog N] [--config NAME=VALUE]...
  *
  * Uses only the public API. Each listener prints "listening KIND PORT" (the
@@ -24,13 +24,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "selfsigned.h"
+
 #define MAX_LISTENERS    8
 #define SHUTDOWN_WAIT_MS 5000
 #define DEFAULT_BACKLOG  1024
 
 static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM */
 static rw_loop *g_loop;              /* shared by every listener */
-static const char *g_cert;           /* --cert: PEM file with certificate and key */
+static const char *g_cert;           /* --cert: PEM or PFX file with certificate and key */
+static const char *g_cert_password;  /* --cert-password: for a PFX file */
+static const char *g_client_ca;      /* --client-ca: ask clients for certificates */
+static char g_selfsigned[600];       /* the generated certificate when no --cert */
 
 static void on_signal(int sig)
 {
@@ -168,16 +173,29 @@ static void *tcp_create(void)
 	return s;
 }
 
-/* TLS: the same echo server with SSLStartMode Implicit and the --cert file. */
+/* The certificate flags on a TCPServer (tls, and wss underneath): the store
+ * type is Auto, so --cert may be PEM or PFX; --client-ca asks every client
+ * for a certificate verified against that PEM file. */
+static int tcp_tls_setup(rw_tcpserver *t)
+{
+	char ca[600];
+	if (rw_tcpserver_set_ssl_cert_store_type(t, RW_CERT_AUTO) < 0 ||
+	    rw_tcpserver_set_ssl_cert_store(t, g_cert, strlen(g_cert)) < 0 ||
+	    rw_tcpserver_set_ssl_cert_store_password(t, g_cert_password) < 0 ||
+	    rw_tcpserver_set_ssl_cert_subject(t, "*") < 0)
+		return -1;
+	if (!g_client_ca)
+		return 0;
+	snprintf(ca, sizeof ca, "OpenSSLCAFile=%s", g_client_ca);
+	return rw_tcpserver_set_ssl_authenticate_clients(t, true) < 0 || rw_tcpserver_config(t, ca, NULL, 0) < 0 ? -1 : 0;
+}
+
+/* TLS: the same echo server with SSLStartMode Implicit. */
 static void *tls_create(void)
 {
 	rw_tcpserver *s = tcp_create();
 
-	if (s && g_cert &&
-	    (rw_tcpserver_set_ssl_start_mode(s, RW_SSL_START_IMPLICIT) < 0 ||
-	     rw_tcpserver_set_ssl_cert_store_type(s, RW_CERT_PEM_KEY_FILE) < 0 ||
-	     rw_tcpserver_set_ssl_cert_store(s, g_cert, strlen(g_cert)) < 0 ||
-	     rw_tcpserver_set_ssl_cert_subject(s, "*") < 0)) {
+	if (s && (rw_tcpserver_set_ssl_start_mode(s, RW_SSL_START_IMPLICIT) < 0 || tcp_tls_setup(s) < 0)) {
 		rw_tcpserver_free(s);
 		return NULL;
 	}
@@ -337,11 +355,7 @@ static void *wss_create(void)
 {
 	rw_wsserver *s = ws_create();
 	rw_tcpserver *t = s ? rw_wsserver_get_tcpserver(s) : NULL;
-	if (s && g_cert &&
-	    (rw_wsserver_set_use_ssl(s, true) < 0 ||
-	     rw_tcpserver_set_ssl_cert_store_type(t, RW_CERT_PEM_KEY_FILE) < 0 ||
-	     rw_tcpserver_set_ssl_cert_store(t, g_cert, strlen(g_cert)) < 0 ||
-	     rw_tcpserver_set_ssl_cert_subject(t, "*") < 0)) {
+	if (s && (rw_wsserver_set_use_ssl(s, true) < 0 || tcp_tls_setup(t) < 0)) {
 		rw_wsserver_free(s);
 		return NULL;
 	}
@@ -386,11 +400,13 @@ static void *dtls_create(void)
 	static const rw_dtlsserver_events ev = {.data_in = dtls_echo};
 	rw_dtlsserver *s = rw_dtlsserver_new_on_loop(g_loop);
 
-	if (s && g_cert) {
+	if (s) {
 		rw_dtlsserver_set_events(s, &ev, NULL);
-		if (rw_dtlsserver_set_ssl_cert_store_type(s, RW_CERT_PEM_KEY_FILE) < 0 ||
+		if (rw_dtlsserver_set_ssl_cert_store_type(s, RW_CERT_AUTO) < 0 ||
 		    rw_dtlsserver_set_ssl_cert_store(s, g_cert, strlen(g_cert)) < 0 ||
-		    rw_dtlsserver_set_ssl_cert_subject(s, "*") < 0) {
+		    rw_dtlsserver_set_ssl_cert_store_password(s, g_cert_password) < 0 ||
+		    rw_dtlsserver_set_ssl_cert_subject(s, "*") < 0 ||
+		    (g_client_ca && rw_dtlsserver_set_ssl_authenticate_clients(s, true) < 0)) {
 			rw_dtlsserver_free(s);
 			return NULL;
 		}
@@ -451,9 +467,14 @@ static void usage(FILE *f)
 		"  --tls PORT             echo over TLS 1.2/1.3 on PORT (\"listening tls PORT\")\n"
 		"  --ws PORT              WebSocket echo (each message back with its type, any path,\n"
 		"                         the first offered subprotocol selected): \"listening ws PORT\"\n"
-		"  --wss PORT             the same over TLS (needs --cert)\n"
-		"  --dtls PORT            DTLS 1.2 over UDP, each datagram echoed (needs --cert)\n"
-		"  --cert FILE            PEM file with the server certificate and its key\n"
+		"  --wss PORT             the same over TLS (certificate as for --tls)\n"
+		"  --dtls PORT            DTLS 1.2 over UDP, each datagram echoed (certificate as --tls)\n"
+		"  --cert FILE            PEM or PFX file with the server certificate and its key\n"
+		"                         (none: a self-signed one, made on first use and kept in\n"
+		"                         ~/.cache/ringworks/echo-selfsigned.pem)\n"
+		"  --cert-password PW     password of a PFX --cert\n"
+		"  --client-ca FILE       ask TLS clients for a certificate, verified against the\n"
+		"                         CA certificates in this PEM file\n"
 		"  --host ADDR            address to bind, default 127.0.0.1\n"
 		"  --max-connections N    Config MaxConnections (default 1000)\n"
 		"  --backlog N            listen() backlog, default %d\n"
@@ -500,6 +521,10 @@ static void parse_args(struct app *a, int argc, char **argv)
 			a->ls[a->nls++] = (struct listener){k, (int)int_arg(f, v, 0, 65535), NULL};
 		} else if (!strcmp(f, "--cert") && v) {
 			g_cert = v;
+		} else if (!strcmp(f, "--cert-password") && v) {
+			g_cert_password = v;
+		} else if (!strcmp(f, "--client-ca") && v) {
+			g_client_ca = v;
 		} else if (!strcmp(f, "--host") && v) {
 			a->host = v;
 		} else if (!strcmp(f, "--max-connections")) {
@@ -522,8 +547,12 @@ static void parse_args(struct app *a, int argc, char **argv)
 	for (int i = 0; i < a->nls; i++) {
 		if ((!strcmp(a->ls[i].kind->name, "tls") || !strcmp(a->ls[i].kind->name, "wss") ||
 		     !strcmp(a->ls[i].kind->name, "dtls")) && !g_cert) {
-			fprintf(stderr, "ringworks-echo: --%s needs --cert FILE (PEM: certificate and key)\n", a->ls[i].kind->name);
-			exit(2);
+			if (selfsigned_pem(g_selfsigned, sizeof g_selfsigned) < 0) {
+				fprintf(stderr, "ringworks-echo: no --cert, and %s\n", g_selfsigned);
+				exit(1);
+			}
+			fprintf(stderr, "ringworks-echo: no --cert: using the self-signed %s\n", g_selfsigned);
+			g_cert = g_selfsigned;
 		}
 	}
 }
