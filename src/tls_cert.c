@@ -76,8 +76,32 @@ static bool looks_like_pem(const uint8_t *b, size_t n)
 	return false;
 }
 
-/* PKCS#12: the leaf certificate and key as DER. (CA certificates inside the
- * PFX are not sent as a chain yet.) */
+/* The PFX's leaf and CA certificates as one PEM chain (leaf first, the CA
+ * certificates in the file's order), so that clients get the intermediates
+ * as they would from a PEM chain. Returns a malloc'd buffer or NULL. */
+static char *pfx_chain_pem(const byte *leaf, word32 leaf_len, const WC_DerCertList *ca, size_t *len)
+{
+	size_t cap = (leaf_len + 64) * 2;
+	for (const WC_DerCertList *c = ca; c; c = c->next)
+		cap += (c->bufferSz + 64) * 2;
+	char *pem = malloc(cap);
+	size_t o = 0;
+	if (!pem)
+		return NULL;
+	int n = wc_DerToPem(leaf, leaf_len, (byte *)pem, (word32)cap, CERT_TYPE);
+	for (const WC_DerCertList *c = ca; n > 0 && c; c = c->next) {
+		o += (size_t)n;
+		n = wc_DerToPem(c->buffer, c->bufferSz, (byte *)pem + o, (word32)(cap - o), CERT_TYPE);
+	}
+	if (n <= 0) {
+		free(pem);
+		return NULL;
+	}
+	*len = o + (size_t)n;
+	return pem;
+}
+
+/* PKCS#12: the certificate chain and the key. */
 static int use_pfx(WOLFSSL_CTX *ctx, const uint8_t *b, size_t n, const char *password, WOLFSSL_X509 **x)
 {
 	WC_PKCS12 *p12 = wc_PKCS12_new();
@@ -87,11 +111,17 @@ static int use_pfx(WOLFSSL_CTX *ctx, const uint8_t *b, size_t n, const char *pas
 	int rc = -RW_ESSL_CERT_STORE;
 	if (p12 && wc_d2i_PKCS12(b, (word32)n, p12) == 0 &&
 	    wc_PKCS12_parse(p12, password ? password : "", &key, &key_len, &cert, &cert_len, &ca) == 0 &&
-	    key && cert &&
-	    wolfSSL_CTX_use_certificate_buffer(ctx, cert, cert_len, WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
-	    wolfSSL_CTX_use_PrivateKey_buffer(ctx, key, key_len, WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS) {
-		*x = wolfSSL_X509_load_certificate_buffer(cert, (int)cert_len, WOLFSSL_FILETYPE_ASN1);
-		rc = 0;
+	    key && cert) {
+		size_t chain_len = 0;
+		char *chain = pfx_chain_pem(cert, cert_len, ca, &chain_len);
+		if (chain &&
+		    wolfSSL_CTX_use_certificate_chain_buffer(ctx, (const unsigned char *)chain, (long)chain_len) ==
+		        WOLFSSL_SUCCESS &&
+		    wolfSSL_CTX_use_PrivateKey_buffer(ctx, key, key_len, WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS) {
+			*x = wolfSSL_X509_load_certificate_buffer(cert, (int)cert_len, WOLFSSL_FILETYPE_ASN1);
+			rc = 0;
+		}
+		free(chain);
 	}
 	while (ca) { /* wc_FreeCertList is not exported by every build */
 		WC_DerCertList *next = ca->next;

@@ -159,3 +159,35 @@ Test(tls_options, unknown_signature_algorithm_is_refused_at_start_listening)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+/* A PFX that carries its CA certificate: the server sends the whole chain,
+ * so a client that trusts only the CA verifies the server. */
+Test(tls_options, pfx_chain_is_sent)
+{
+	make_cert();
+	char cmd[1600];
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cak -out ca "
+	         "-days 2 -subj /CN=chain-ca -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1 && "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout lk -out lr -subj /CN=localhost "
+	         ">/dev/null 2>&1 && openssl x509 -req -in lr -CA ca -CAkey cak -CAcreateserial -out l -days 2 "
+	         ">/dev/null 2>&1 && openssl pkcs12 -export -inkey lk -in l -certfile ca -out s.pfx -passout pass:pw "
+	         ">/dev/null 2>&1", dir);
+	cr_assert_eq(system(cmd), 0);
+	struct state st = {0};
+	rw_tcpserver *s = tls_server_unstarted(&st, &events);
+	char pfx[300];
+	snprintf(pfx, sizeof(pfx), "%s/s.pfx", dir);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store_type(s, RW_CERT_PFX_FILE), 0);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store(s, pfx, strlen(pfx)), 0);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store_password(s, "pw"), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char out[8192];
+	snprintf(cmd, sizeof(cmd),
+	         "(echo chain; sleep 0.3) | openssl s_client -connect 127.0.0.1:$1 -showcerts -CAfile %s/ca "
+	         "-verify_return_error 2>/dev/null | grep -cE '^-----BEGIN CERTIFICATE|^chain$'", dir);
+	cr_assert_eq(run_shell(s, cmd, out, sizeof(out), 20), 0, "%s", out);
+	cr_assert_str_eq(out, "3\n", "two certificates sent, verified against the CA, then the echo");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
