@@ -100,11 +100,10 @@ static int set_entry(rw_dtlsserver *s, const struct cfg_entry *e, const char *va
 		bool b;
 		if (rw_cfg_parse_bool(value, &b) < 0)
 			return -RW_EBAD_VALUE;
-		/* Connection IDs need routing by CID before the peer lookup
-		 * (a rebound peer arrives from a new address): not built yet, so
-		 * refused with both wolfSSL builds rather than half-working. */
+#if !defined(WOLFSSL_DTLS_CID) || !defined(WOLFSSL_DTLS13)
 		if (b && e->off == offsetof(struct rw_dtls_settings, use_cid))
-			return -RW_ENOT_SUPPORTED;
+			return -RW_ENOT_SUPPORTED; /* wolfSSL 5.5's connection IDs are DTLS 1.3's */
+#endif
 		*(bool *)(base + e->off) = b;
 		return 0;
 	}

@@ -53,6 +53,11 @@ struct rw_dtls_sess {
 	bool probe; /* DTLS 1.3: not linked until wolfSSL verified the cookie */
 	struct rw_dtls_sess *replacing; /* probe: the connection a restart replaces */
 	size_t probe_budget; /* probe: bytes it may still send (the hello's size) */
+	bool cid;            /* holds cid_value in the server's map (tuned wolfSSL) */
+	uint16_t cid_value;
+	bool migrating;      /* a CID record from a new address is being fed */
+	union rw_sockaddr new_peer; /* ... and that address, taken once a record authenticates */
+	socklen_t new_peer_len;
 	int chain_error;
 	int close_status;
 	char close_text[160];
@@ -148,6 +153,7 @@ struct rw_dtlsserver {
 	struct rw_dtls_txop *free_tx;
 	unsigned tx_inflight, tx_free_n;
 	struct rw_dtls_smallop *small, *free_small; /* RW_DTLS_SMALL_TX of them */
+	struct rw_dtls_sess **cid_map; /* CID value -> session (UseConnectionID) */
 	/* cookies */
 	uint8_t secret[2][32]; /* [0] current, [1] previous */
 	int64_t secret_rotate_ms;
@@ -224,6 +230,26 @@ void rw__dtls_defer(struct rw_dtls_sess *x);
 int rw__dtls_ctx_new(struct rw_dtlsserver *s);
 void rw__dtls_ctx_free(struct rw_dtlsserver *s);
 void rw__dtls_verify_setup(WOLFSSL *ssl, struct rw_dtls_sess *x);
+
+/* dtls_cid.c (tuned wolfSSL): connection IDs. Our CID is a 16-bit value from
+ * the server's map; a DTLS 1.3 record carrying one from an unknown address
+ * goes to its session, which moves to the new address once the record
+ * authenticates. */
+#define RW_DTLS_CID_LEN 2 /* wolfSSL 5.5's DTLS_CID_MAX_SIZE */
+#define RW_DTLS_CID_SPACE 65536
+void rw__dtls_cid_release(struct rw_dtls_sess *x);
+/* Enable CIDs on the session's wolfSSL with `id`'s CID: before the first
+ * datagram (DTLS 1.2 path; the id link() will give it, sessions being made
+ * and linked one at a time) and again once wolfSSL's stateless 1.3 path has
+ * verified the cookie (it starts that hello afresh). */
+void rw__dtls_cid_setup(struct rw_dtls_sess *x, rw_connid id);
+/* A datagram from an address without a session: true when it was a CID
+ * record and has been handled. */
+bool rw__dtls_cid_route(struct rw_dtlsserver *s, const union rw_sockaddr *peer, socklen_t plen,
+                        const uint8_t *data, size_t len);
+/* Called before the first DataIn of a migrating session: adopt the address. */
+void rw__dtls_cid_migrate(struct rw_dtls_sess *x);
+void rw__dtls_rehash(struct rw_dtls_sess *x, const union rw_sockaddr *peer, socklen_t plen);
 
 /* dtls_config.c */
 void rw__dtls_settings_defaults(struct rw_dtls_settings *st);

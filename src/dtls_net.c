@@ -98,6 +98,8 @@ static void on_datagram(struct rw_dtlsserver *s, const struct rw_udp_dgram *d)
 		rw__dtls_sess_input(x, d->data, d->len);
 		return;
 	}
+	if (rw__dtls_cid_route(s, &peer, plen, d->data, d->len))
+		return;
 	if (!s->listening || rw_dtls_parse_client_hello(d->data, d->len, &ch) != 0) {
 		/* Not a ClientHello we can answer without state (garbage, a
 		 * fragment, a record for a connection that is gone): silently

@@ -28,6 +28,7 @@ static int on_ch_good(WOLFSSL *ssl, void *arg)
 	x->replacing = NULL;
 	x->probe = false;
 	rw__dtls_sess_link(x);
+	rw__dtls_cid_setup(x, x->id);
 	rw__dtls_ssl_status(x, "DTLS 1.3 handshake started with %s:%d", x->addr_text, x->port);
 	return 0;
 }
@@ -48,6 +49,7 @@ void rw__dtls_probe13(struct rw_dtlsserver *s, const union rw_sockaddr *peer, so
 	x->replacing = replacing;
 	if (wolfSSL_send_hrr_cookie(x->ssl, s->secret[0], 32) != WOLFSSL_SUCCESS ||
 	    wolfDTLS_SetChGoodCb(x->ssl, on_ch_good, x) != WOLFSSL_SUCCESS) {
+		rw__dtls_cid_release(x);
 		wolfSSL_free(x->ssl);
 		free(x);
 		return;
@@ -55,6 +57,7 @@ void rw__dtls_probe13(struct rw_dtlsserver *s, const union rw_sockaddr *peer, so
 	rw__dtls_sess_input(x, data, len);
 	if (x->probe) { /* no valid cookie (HelloRetryRequest sent) or refused */
 		s->hvr_count++;
+		rw__dtls_cid_release(x);
 		wolfSSL_free(x->ssl);
 		free(x);
 	}

@@ -157,8 +157,10 @@ RW_API int rw_dtlsserver_start_listening(rw_dtlsserver *s)
 		s->shutting_down = false;
 		return 0;
 	}
+#if !defined(WOLFSSL_DTLS_CID) || !defined(WOLFSSL_DTLS13)
 	if (s->set.use_cid)
 		return -RW_ENOT_SUPPORTED;
+#endif
 	/* The certificate first: a server that cannot handshake creates no loop. */
 	int rc = 0;
 	if (!s->ctx && (rc = rw__dtls_ctx_new(s)) < 0)
@@ -228,6 +230,7 @@ RW_API void rw_dtlsserver_free(rw_dtlsserver *s)
 	}
 	rw__dtls_tx_free_all(s);
 	rw__dtls_table_free(s);
+	free(s->cid_map);
 	rw__dtls_ctx_free(s);
 	rw__dtls_settings_free(&s->set);
 	free(s);

@@ -101,6 +101,21 @@ static void unhash(struct rw_dtls_sess *x)
 	s->sess_count--;
 }
 
+/* The peer's address changed (connection ID): move it in the table. */
+void rw__dtls_rehash(struct rw_dtls_sess *x, const union rw_sockaddr *peer, socklen_t plen)
+{
+	struct rw_dtlsserver *s = x->srv;
+	unhash(x);
+	x->peer = *peer;
+	x->peer_len = plen;
+	rw__dtls_addr_text(peer, x->addr_text, sizeof(x->addr_text), &x->port);
+	uint32_t b = bucket(s, peer);
+	x->hnext = s->buckets[b];
+	s->buckets[b] = x;
+	x->in_hash = true;
+	s->sess_count++;
+}
+
 struct rw_dtls_sess *rw__dtls_find(const struct rw_dtlsserver *s, rw_connid id)
 {
 	/* Ids are sequential, so the low bits spread them evenly. */
@@ -191,6 +206,7 @@ struct rw_dtls_sess *rw__dtls_sess_new(struct rw_dtlsserver *s, const union rw_s
 		wolfSSL_dtls_set_mtu(ssl, (unsigned short)s->set.mtu);
 #endif
 	rw__dtls_verify_setup(ssl, x);
+	rw__dtls_cid_setup(x, s->next_seq);
 	return x;
 }
 
@@ -279,6 +295,7 @@ void rw__dtls_sess_destroy(struct rw_dtls_sess *x)
 		x->next->prev = x->prev;
 	else
 		s->tail = x->prev;
+	rw__dtls_cid_release(x);
 	while (x->q_head) {
 		struct rw_dtls_qrec *q = x->q_head;
 		x->q_head = q->next;
@@ -406,6 +423,8 @@ void rw__dtls_sess_input(struct rw_dtls_sess *x, const uint8_t *data, size_t len
 	while (x->state == RW_DS_OPEN) {
 		int n = wolfSSL_read(x->ssl, buf, sizeof(buf));
 		if (n > 0) {
+			if (x->migrating) /* the record authenticated: the peer moved */
+				rw__dtls_cid_migrate(x);
 			x->last_active = now;
 			if (x->paused)
 				queue_record(x, buf, (size_t)n);

@@ -291,10 +291,12 @@ RW_API int rw_dtlsserver_process_data(rw_dtlsserver *s, rw_connid id);
  *    stops there), CookieSecretLifetime (60 s; the cookie secret rotates),
  *  PausedQueueLimit (64 records), SendQueueLimit (4096 datagrams in flight),
  *  SSLEnabledProtocols (3072 = DTLS 1.2; 12288 = DTLS 1.3 with the tuned
- *    wolfSSL, else -RW_ENOT_SUPPORTED), UseConnectionID (false; true is
- *    -RW_ENOT_SUPPORTED: routing by connection ID is not built), MTU (0 =
- *    wolfSSL's 1400; other values need the tuned wolfSSL, else
- *    -RW_ENOT_SUPPORTED),
+ *    wolfSSL, else -RW_ENOT_SUPPORTED), UseConnectionID (false; true needs
+ *    the tuned wolfSSL, else -RW_ENOT_SUPPORTED; wolfSSL 5.5's connection IDs
+ *    are DTLS 1.3's, 2 bytes: a DTLS 1.3 peer that moves to a new address
+ *    keeps its connection once a record from there authenticates; at most
+ *    65,536 sessions hold a CID at a time), MTU (0 = wolfSSL's 1400; other
+ *    values need the tuned wolfSSL, else -RW_ENOT_SUPPORTED),
  *  SSLClientCACerts (PEM text), OpenSSLCAFile (a PEM file): client CAs,
  *  KeepAlive (False; True: -RW_EDTLS_NOT_SUPPORTED),
  *  Counters (read-only): SessionCount (peers with state: handshaking and

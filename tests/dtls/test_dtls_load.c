@@ -533,6 +533,63 @@ Test(dtls_load, dtls13_and_dtls12_clients, .timeout = 60)
 	rw_dtlsserver_free(s);
 }
 
+#if defined(WOLFSSL_DTLS_CID)
+/* Connection IDs: the client moves to a new source port (a NAT rebinding);
+ * its records carry the server's CID and the connection follows it. */
+Test(dtls_load, connection_id_survives_a_new_source_port, .timeout = 60)
+{
+	struct dt_rec r;
+	rw_dtlsserver *s = server_5ms(&r, NULL, "SSLEnabledProtocols=15360");
+	cr_assert_eq(rw_dtlsserver_config(s, "UseConnectionID=True", NULL, 0), -RW_EBAD_STATE, "fixed while listening");
+	rw_dtlsserver_free(s);
+	char pem[256];
+	snprintf(pem, sizeof(pem), "%s/server.pem", dt_certs());
+	dt_rec_init(&r);
+	s = dt_server(&r, pem, NULL, false);
+	cr_assert_eq(rw_dtlsserver_config(s, "SSLEnabledProtocols=15360", NULL, 0), 0);
+	cr_assert_eq(rw_dtlsserver_config(s, "UseConnectionID=True", NULL, 0), 0);
+	cr_assert_eq(rw_dtlsserver_config(s, "DoEventsTimeout=5", NULL, 0), 0);
+	cr_assert_eq(rw_dtlsserver_start_listening(s), 0);
+	int port = rw_dtlsserver_get_local_port(s);
+	WOLFSSL_CTX *ctx13 = client_ctx_m(wolfDTLSv1_3_client_method());
+	struct wc c;
+	wc_open(&c, ctx13, "127.0.0.1", port, -1);
+	cr_assert_eq(wolfSSL_dtls_cid_use(c.ssl), WOLFSSL_SUCCESS);
+	unsigned char mine[2] = {7, 9}; /* the CID the client wants to receive */
+	cr_assert_eq(wolfSSL_dtls_cid_set(c.ssl, mine, sizeof(mine)), WOLFSSL_SUCCESS);
+	handshake_here(s, &c);
+	cr_assert_eq(wolfSSL_dtls_cid_is_enabled(c.ssl), 1, "the CID was negotiated");
+	wolfSSL_write(c.ssl, "before", 6);
+	cr_assert(read_here(s, &c, "before"));
+	int before = rw_dtlsserver_get_remote_port(s, r.last_id);
+	/* The rebinding: the same session, a new socket (new port). */
+	int fd2 = dt_udp_socket("127.0.0.1", 0);
+	wolfSSL_set_fd(c.ssl, fd2);
+	close(c.fd);
+	c.fd = fd2;
+	wolfSSL_write(c.ssl, "moved", 5);
+	bool moved = read_here(s, &c, "moved");
+	cr_assert(moved, "the echo reached the new port (DataIn %d, dropped %d, port %d)", r.data_events,
+	          dt_config_int(s, "DroppedDatagramCount"), rw_dtlsserver_get_remote_port(s, r.last_id));
+	int after = rw_dtlsserver_get_remote_port(s, r.last_id);
+	cr_assert_neq(after, before, "RemotePort follows the peer (%d)", after);
+	cr_assert_eq(rw_dtlsserver_get_connection_count(s), 1);
+	cr_assert_eq(r.connected_ok, 1);
+	/* A forged CID record from yet another port moves nothing. */
+	int fd3 = dt_udp_socket("127.0.0.1", 0);
+	uint8_t forged[64];
+	memset(forged, 0x5a, sizeof(forged));
+	forged[0] = 0x3f; /* unified header, C, S, L, epoch 3 */
+	dt_send(fd3, "127.0.0.1", port, forged, sizeof(forged));
+	dt_pump_for(s, 100);
+	cr_assert_eq(rw_dtlsserver_get_remote_port(s, r.last_id), after);
+	close(fd3);
+	wc_close(&c, true);
+	wolfSSL_CTX_free(ctx13);
+	rw_dtlsserver_free(s);
+}
+#endif
+
 /* A DTLS 1.3 ClientHello without a cookie leaves nothing behind either. */
 Test(dtls_load, dtls13_hello_without_cookie_keeps_no_state, .timeout = 30)
 {
