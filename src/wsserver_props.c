@@ -82,6 +82,22 @@ RW_API int rw_wsserver_get_connection_count(const rw_wsserver *ws)
 	return ws ? ws->open_count : -RW_EINVAL;
 }
 
+RW_API int rw_wsserver_get_connection_ids(const rw_wsserver *ws, rw_connid *ids, size_t max)
+{
+	if (!ws || (max && !ids))
+		return -RW_EINVAL;
+	int n = 0;
+	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
+		const struct rw_ws_conn *wc = c->layer;
+		if (!wc || !wc->counted || wc->phase == WS_DONE)
+			continue;
+		if ((size_t)n < max)
+			ids[n] = c->id;
+		n++;
+	}
+	return n;
+}
+
 RW_API int rw_wsserver_get_accept_data(const rw_wsserver *ws, rw_connid id)
 {
 	return ws ? rw_tcpserver_get_accept_data(ws->tcp, id) : -RW_EINVAL;

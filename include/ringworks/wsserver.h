@@ -185,6 +185,9 @@ RW_API bool rw_wsserver_get_use_ssl(const rw_wsserver *s);
 RW_API int rw_wsserver_set_use_ssl(rw_wsserver *s, bool on);
 /* Open WebSocket connections (Connected fired, Disconnected not yet). */
 RW_API int rw_wsserver_get_connection_count(const rw_wsserver *s);
+/* Connections: copy up to `max` ids of open WebSockets, oldest first; returns
+ * how many there are (may exceed max). */
+RW_API int rw_wsserver_get_connection_ids(const rw_wsserver *s, rw_connid *ids, size_t max);
 
 /* ---- Connection properties (Connections[id]) ------------------------------ */
 

@@ -72,6 +72,9 @@ Test(ws_handshake, accept_and_event_order)
 	cr_assert_gt(rw_wsserver_get_remote_port(s, id), 0);
 	cr_assert_eq(rw_wsserver_get_connected(s, id), 1);
 	cr_assert_eq(rw_wsserver_get_connection_count(s), 1);
+	rw_connid ids[4];
+	cr_assert_eq(rw_wsserver_get_connection_ids(s, ids, 4), 1);
+	cr_assert_eq(ids[0], id);
 	close(fd);
 	END();
 }
