@@ -371,6 +371,8 @@ void rw__conn_on_read(struct rw_conn *c, const struct io_uring_cqe *cqe)
 			ch->len = (uint32_t)cqe->res;
 			ch->file_off += (uint64_t)cqe->res;
 			ch->file_left -= cqe->res;
+			if (c->tls)
+				rw__conn_tls_file_block(c, ch);
 		} else {
 			if (cqe->res < 0)
 				rw__fire_error(c->srv, c->id, rw_errno_map(cqe->res),

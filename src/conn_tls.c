@@ -14,12 +14,47 @@
 #include <string.h>
 #include <unistd.h>
 
+/* SendFile over TLS: the file's blocks are encrypted as they are read, so
+ * while a file streams its FILE chunk stays last in the queue (sends wait,
+ * see tcpserver_send.c) and every record made meanwhile, file block or
+ * protocol message, goes in front of it in the order it was encrypted. The
+ * next block is read only once those records are sent: memory stays at one
+ * read buffer of ciphertext. Returns the FILE chunk, taken off the queue. */
+static struct rw_chunk *detach_file_tail(struct rw_conn *c)
+{
+	struct rw_chunk *file = c->sq_tail;
+	if (!file || file->kind != RW_CHUNK_FILE)
+		return NULL;
+	struct rw_chunk *prev = NULL;
+	for (struct rw_chunk *ch = c->sq_head; ch != file; ch = ch->next)
+		prev = ch;
+	if (prev)
+		prev->next = NULL;
+	else
+		c->sq_head = NULL;
+	c->sq_tail = prev;
+	return file;
+}
+
+static void reattach(struct rw_conn *c, struct rw_chunk *file)
+{
+	if (!file)
+		return;
+	file->next = NULL;
+	if (c->sq_tail)
+		c->sq_tail->next = file;
+	else
+		c->sq_head = file;
+	c->sq_tail = file;
+}
+
 static void sink(void *ctx, const uint8_t *data, size_t len)
 {
 	struct rw_conn *c = ctx;
 	/* Ciphertext is the protocol's own overhead plus bytes the send path
 	 * already admitted against SendQueueLimit: it is never refused here. */
 	struct rw_loop *l = c->srv->loop;
+	struct rw_chunk *file = c->files_pending ? detach_file_tail(c) : NULL;
 	size_t off = 0;
 	while (off < len) {
 		uint32_t n = rw__sendq_append(l, c, data + off, (uint32_t)(len - off));
@@ -27,7 +62,18 @@ static void sink(void *ctx, const uint8_t *data, size_t len)
 			break; /* out of memory: the connection fails on its next send */
 		off += n;
 	}
+	reattach(c, file);
 	rw__flush_later(l, c);
+}
+
+void rw__conn_tls_file_block(struct rw_conn *c, struct rw_chunk *file)
+{
+	int rc = rw__tls_write(c->tls, file->data + file->off, file->len - file->off);
+	file->off = file->len = 0; /* the buffer is free for the next read */
+	if (rc < 0) {
+		file->file_left = 0;
+		rw__conn_close(c, -rc, rw__tls_error_text(c->tls), true);
+	}
 }
 
 /* SSLKeyLogFile: each NSS key log line is appended as it comes (a debugging

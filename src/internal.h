@@ -315,6 +315,8 @@ int rw__conn_tls_start(struct rw_conn *c, bool implicit);
 void rw__conn_tls_input(struct rw_conn *c, const uint8_t *data, size_t len);
 void rw__conn_tls_switch(struct rw_conn *c, const uint8_t *rest, size_t len);
 void rw__conn_tls_sweep(struct rw_conn *c, int64_t now);
+/* SendFile over TLS: encrypt the block just read into the FILE chunk. */
+void rw__conn_tls_file_block(struct rw_conn *c, struct rw_chunk *file);
 int rw__conn_accept_plain(struct rw_conn *c, const uint8_t *data, size_t len);
 void rw__conn_peer_eof(struct rw_conn *c);
 

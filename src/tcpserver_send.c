@@ -34,9 +34,10 @@ static uint32_t take(struct rw_conn *c, const uint8_t *data, size_t len)
 	if (!n)
 		return 0;
 	if (c->tls) {
-		/* Before the handshake nothing can be encrypted: WOULDBLOCK, and
-		 * ReadyToSend follows the handshake. */
-		if (!(c->flags & RW_C_TLS_OPEN))
+		/* Before the handshake nothing can be encrypted, and while a file
+		 * streams its blocks are encrypted as they are read (conn_tls.c):
+		 * WOULDBLOCK, and ReadyToSend follows. */
+		if (!(c->flags & RW_C_TLS_OPEN) || c->files_pending)
 			return 0;
 		int rc = rw__tls_write(c->tls, data, n);
 		if (rc < 0) {
@@ -157,8 +158,24 @@ RW_API int rw_tcpserver_send_owned(rw_tcpserver *s, rw_connid id, const void *da
 		return s ? err : -RW_EINVAL;
 	if ((len && !data) || len > UINT32_MAX)
 		return -RW_EBAD_VALUE;
-	if (c->tls)
-		return -RW_ENOT_SUPPORTED; /* zero-copy and TLS exclude each other */
+	if (c->tls) {
+		/* TLS encrypts into the queue at once (all of it, as the plaintext
+		 * path takes all of an owned buffer): the caller's memory is done
+		 * with before this returns, and released right here. */
+		if (!(c->flags & RW_C_TLS_OPEN) || c->files_pending) {
+			c->flags |= RW_C_WOULDBLOCK;
+			return -RW_EWOULDBLOCK; /* not taken: the caller keeps it */
+		}
+		int rc = rw__tls_write(c->tls, data, len);
+		if (rc < 0) {
+			rw__conn_close(c, -rc, rw__tls_error_text(c->tls), true);
+			return rc;
+		}
+		if (release)
+			release(data, arg);
+		c->bytes_sent = (int64_t)len;
+		return 0;
+	}
 	int rc = rw__sendq_append_owned(c, data, len, release, arg);
 	if (rc == 0) {
 		c->bytes_sent = (int64_t)len;
@@ -175,8 +192,10 @@ RW_API int rw_tcpserver_send_file(rw_tcpserver *s, rw_connid id, const char *pat
 		return s ? err : -RW_EINVAL;
 	if (!path)
 		return -RW_EINVAL;
-	if (c->tls)
-		return -RW_ENOT_SUPPORTED; /* SendFile over TLS: not yet */
+	if (c->tls && (!(c->flags & RW_C_TLS_OPEN) || c->files_pending)) {
+		c->flags |= RW_C_WOULDBLOCK; /* one file at a time over TLS (conn_tls.c) */
+		return -RW_EWOULDBLOCK;
+	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)

@@ -292,7 +292,10 @@ RW_API int rw_tcpserver_send_line(rw_tcpserver *s, rw_connid id, const char *tex
 /* Hand a buffer over without copying: `release(data, arg)` is called (from
  * inside a later do_events or free) once the kernel no longer uses it, whatever
  * happens to the connection. Never refused for queue space; the owned bytes do
- * not count against SendQueueLimit. On error `release` is NOT called. */
+ * not count against SendQueueLimit. On error `release` is NOT called. Over TLS
+ * the bytes are encrypted into the queue at once and `release` runs before
+ * this returns; before the handshake or while a file streams: -RW_EWOULDBLOCK
+ * (not taken). */
 RW_API int rw_tcpserver_send_owned(rw_tcpserver *s, rw_connid id, const void *data, size_t len,
                                    void (*release)(const void *data, void *arg), void *arg);
 
@@ -302,7 +305,9 @@ RW_API int rw_tcpserver_send_owned(rw_tcpserver *s, rw_connid id, const void *da
  * been handed to the socket. Timeout > 0: blocks (processing events) until the
  * file has been sent; -RW_ETIMEDOUT / -RW_EINTERRUPTED stop it (the rest of the
  * file is dropped; the connection stays open). Errors opening the file are
- * mapped errno codes (e.g. -(20000 + ENOENT)). */
+ * mapped errno codes (e.g. -(20000 + ENOENT)). Over TLS each block is encrypted
+ * as it is read; one file at a time, and sends wait for it: -RW_EWOULDBLOCK
+ * until ReadyToSend. */
 RW_API int rw_tcpserver_send_file(rw_tcpserver *s, rw_connid id, const char *path);
 
 /* Close a connection. With Linger (at accept time) queued data is sent first
