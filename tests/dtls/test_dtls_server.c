@@ -206,3 +206,61 @@ Test(dtls_gnutls, udp_handshake_and_echo, .timeout = 60)
 	rwt_proc_free(&p);
 	rw_dtlsserver_free(s);
 }
+
+Test(dtls_openssl, record_sizes_and_a_dtls10_client, .timeout = 60)
+{
+	char pem[256];
+	snprintf(pem, sizeof(pem), "%s/server.pem", dt_certs());
+	struct dt_rec r;
+	dt_rec_init(&r);
+	r.echo = false;
+	rw_dtlsserver *s = dt_server(&r, pem, NULL, true);
+	int port = rw_dtlsserver_get_local_port(s);
+	/* DTLS 1.0 is refused; the server stays healthy. */
+	char target[64];
+	snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+	char *argv10[] = {"timeout", "10", "openssl", "s_client", "-dtls1", "-cipher", "DEFAULT:@SECLEVEL=0",
+	                  "-connect", target, NULL};
+	rwt_proc p;
+	cr_assert_eq(rwt_proc_spawn(&p, argv10, true), 0);
+	struct proc_wait ended = {&p, NULL};
+	cr_assert(dt_pump_until(s, proc_ready, &ended, 15000));
+	cr_assert_neq(p.exit_code, 0, "a DTLS 1.0 handshake must fail:\n%s", p.out);
+	cr_assert_eq(r.connected_ok, 0);
+	cr_assert_eq(r.connected_fail, r.requests, "every admitted attempt ends in Connected(!= 0)");
+	cr_assert_eq(r.disconnected, r.connected_fail, "and its Disconnected");
+	rwt_proc_free(&p);
+	/* A 10,001-byte line: OpenSSL cuts it into records; every DataIn is one
+	 * whole record and the bytes add up. */
+	s_client(&p, port, NULL, NULL, NULL);
+	struct dt_ge connected = {&r.connected_ok, 1};
+	cr_assert(dt_pump_until(s, dt_ge, &connected, 15000), "%s", p.out);
+	char big[10002];
+	memset(big, 'a', 10000);
+	big[10000] = '\n';
+	big[10001] = 0;
+	write_in(&p, big);
+	size_t before = r.data_len;
+	for (int i = 0; i < 400 && r.data_len - before < 10001; i++)
+		rw_dtlsserver_do_events(s);
+	cr_assert_eq(r.data_len - before, 10001, "got %zu bytes in %d DataIn", r.data_len - before, r.data_events);
+	cr_assert_gt(r.data_events, 1, "more than one record");
+	/* Sends: one record per call, never split; too large is refused whole. */
+	char max[32], key[48];
+	snprintf(key, sizeof(key), "MaxSendSize[%lld]", (long long)r.last_id);
+	cr_assert_gt(rw_dtlsserver_config(s, key, max, sizeof(max)), 0);
+	int limit = atoi(max);
+	cr_assert(limit >= 1300 && limit < 1500, "MaxSendSize %d", limit);
+	static char payload[20000];
+	memset(payload, 'z', sizeof(payload));
+	cr_assert_eq(rw_dtlsserver_send(s, r.last_id, payload, 1300), 0);
+	cr_assert_eq(rw_dtlsserver_send(s, r.last_id, payload, (size_t)limit + 1), -RW_EMSGSIZE);
+	cr_assert_eq(rw_dtlsserver_send(s, r.last_id, payload, sizeof(payload)), -RW_EMSGSIZE);
+	cr_assert_eq(rw_dtlsserver_send(s, r.last_id, payload, 0), 0);
+	cr_assert_eq(rw_dtlsserver_get_connection_local_port(s, r.last_id), port);
+	close_in(&p);
+	struct dt_ge disc = {&r.disconnected, r.disconnected + 1};
+	cr_assert(dt_pump_until(s, dt_ge, &disc, 10000));
+	rwt_proc_free(&p);
+	rw_dtlsserver_free(s);
+}
