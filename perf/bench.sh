@@ -1,43 +1,80 @@
 #!/usr/bin/env bash
-# perf/bench.sh BUILD_DIR [--quick]: side-by-side TCP echo benchmarks.
+# perf/bench.sh BUILD_DIR [--quick]: side-by-side benchmarks (tools/run bench).
 #
-# Every scenario runs on ringworks-echo and on the classic epoll echo
-# (perf/peers/epoll-echo) in the same run, server pinned to core 0 and
-# rw-load to core 1, 3 repetitions each (1 with --quick), and reports medians
-# and the ratio ringworks / epoll. The figure that tells servers apart on a
-# 2-core machine is the server's CPU per message at the same offered load
-# (DESIGN.md section 6); messages/s is capped by whichever side saturates.
-# Results: a table on stdout and JSON in perf/results/bench-<UTC time>.json.
-# Loopback only; every run is bounded by rw-load's own time limit.
+# Every scenario runs on ringworks-echo and on each applicable peer in the same
+# run: the classic epoll echo (perf/peers/epoll-echo), the libuv echo
+# (perf/peers/uv-echo) and, for TLS, nginx's stream module terminating TLS in
+# front of the epoll echo (config generated here, run as the current user on
+# a loopback port). Server on core 0, rw-load on core 1 (taskset), 3
+# repetitions (1 with --quick), medians, ratios ringworks / peer.
+#
+# Per run: messages/s (connections/s for churn), p50/p99/p99.9, the server's
+# CPU per message (user+system from /proc/PID/stat over the measured window;
+# for nginx, nginx's worker plus its epoll backend) with the user/system split,
+# the server's syscalls per message (perf stat -e raw_syscalls:sys_enter over
+# the window, first repetition only, as counting costs a little per syscall)
+# and whether the client used a whole core (then the client, not the server,
+# capped messages/s: DESIGN.md section 6).
+#
+# Output: a table on stdout, perf/results/bench-<UTC>.json and .png (gnuplot).
+# Loopback only; every run is bounded by rw-load's own time limits.
 set -euo pipefail
 
 BUILD="${1:-build}"
 QUICK=0
 [[ "${2:-}" == "--quick" ]] && QUICK=1
 REPS=$((QUICK ? 1 : 3))
-DURATION=$((QUICK ? 3 : 5))
+DURATION=$((QUICK ? 2 : 5))
+WARMUP=1
+# As many idle connections as fit one process: RLIMIT_NOFILE is 20,000 here,
+# for the client and for the server (10,000 with --quick, for time).
+IDLE_CONNS=$((QUICK ? 10000 : 19000))
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+[[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
 SERVER_RW="$BUILD/tools/ringworks-echo"
 SERVER_EPOLL="$BUILD/perf/epoll-echo"
+SERVER_UV="$BUILD/perf/uv-echo"
 LOAD="$BUILD/perf/rw-load"
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT_DIR="$ROOT/perf/results"
 
 die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
 for b in "$SERVER_RW" "$SERVER_EPOLL" "$LOAD"; do
 	[[ -x "$b" ]] || die "$b not built (tools/run build)"
 done
 
-# name|connections|size|pipeline
+# Which peers exist here (each is optional; the table says what was left out).
+PEERS_TCP=(epoll)
+if [[ -x "$SERVER_UV" ]]; then PEERS_TCP+=(libuv); else note "no $SERVER_UV (libuv1-dev missing): libuv left out"; fi
+NGINX="$(command -v nginx || true)"
+[[ -z "$NGINX" && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
+NGINX_STREAM_MOD=/usr/lib/nginx/modules/ngx_stream_module.so
+PEERS_TLS=()
+if [[ -n "$NGINX" && -f "$NGINX_STREAM_MOD" ]]; then PEERS_TLS+=(nginx); else note "no nginx with the stream module: TLS compared with nothing"; fi
+PERF="$(command -v perf || true)"
+if [[ -n "$PERF" ]] && ! "$PERF" stat -e raw_syscalls:sys_enter -x, -- true >/dev/null 2>&1; then
+	note "perf stat cannot count raw_syscalls:sys_enter here: no syscall counts"
+	PERF=""
+fi
+
+# name|kind|mode|connections|size|pipeline
 SCENARIOS=(
-	"echo 1000 x 64 B|1000|64|1"
-	"echo 100 x 16 KiB|100|16384|1"
-	"pipelined 50 x 64 B x16|50|64|16"
+	"echo 1000 x 64 B|echo|tcp|1000|64|1"
+	"echo 100 x 16 KiB|echo|tcp|100|16384|1"
+	"pipelined 50 x 64 B x16|echo|tcp|50|64|16"
+	"churn 50 x (connect, 64 B, close)|churn|tcp|50|64|1"
+	"idle $IDLE_CONNS, then echo each|idle|tcp|$IDLE_CONNS|64|1"
+	"TLS handshakes (churn 50)|churn|tls|50|64|1"
+	"TLS echo 1000 x 64 B|echo|tls|1000|64|1"
+	"TLS echo 100 x 16 KiB|echo|tls|100|16384|1"
 )
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-bench.XXXXXX")"
-SERVER_PID=""
+KILL_PIDS=()
 cleanup() {
-	[[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+	local p
+	for p in "${KILL_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${KILL_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -46,77 +83,150 @@ pin() { # pin CORE: taskset when there are two cores or more
 	if command -v taskset >/dev/null && [[ "$(nproc)" -ge 2 ]]; then echo "taskset -c $1"; fi
 }
 
-start_server() { # start_server NAME -> sets SERVER_PID, PORT
-	local log="$TMP/server.log"
-	: >"$log"
-	if [[ "$1" == ringworks ]]; then
-		$(pin 0) "$SERVER_RW" --tcp 0 --backlog 4096 --max-connections 20000 >"$log" 2>&1 &
-	else
-		$(pin 0) "$SERVER_EPOLL" --port 0 >"$log" 2>&1 &
-	fi
-	SERVER_PID=$!
-	for _ in $(seq 100); do
-		PORT="$(awk '/^listening tcp/{print $3; exit}' "$log")"
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# A test certificate (ECDSA P-256) for both TLS servers.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj /CN=localhost -keyout "$TMP/key.pem" -out "$TMP/crt.pem" >/dev/null 2>&1 ||
+	die "openssl could not make a test certificate"
+cat "$TMP/crt.pem" "$TMP/key.pem" >"$TMP/cert.pem"
+
+wait_listening() { # wait_listening LOG NAME -> PORT
+	for _ in $(seq 200); do
+		PORT="$(awk '/^listening/{print $3; exit}' "$1")"
 		[[ -n "$PORT" ]] && return 0
 		sleep 0.05
 	done
-	die "$1 did not print 'listening tcp PORT': $(cat "$log")"
+	die "$2 did not print 'listening KIND PORT': $(cat "$1")"
 }
 
-stop_server() {
-	kill "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=""
+nginx_conf() { # nginx_conf DIR PORT BACKEND_PORT
+	local user=""
+	((EUID == 0)) && user="user root;"
+	mkdir -p "$1/logs"
+	cat >"$1/nginx.conf" <<EOF
+load_module $NGINX_STREAM_MOD;
+$user
+worker_processes 1;
+worker_rlimit_nofile 20000;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 20000; }
+stream {
+    server {
+        listen 127.0.0.1:$2 ssl backlog=4096;
+        ssl_certificate $TMP/crt.pem;
+        ssl_certificate_key $TMP/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets off;
+        proxy_pass 127.0.0.1:$3;
+    }
+}
+EOF
 }
 
-run_one() { # run_one SERVER CONNS SIZE PIPE JSON
-	start_server "$1"
-	# taskset runs the server as its own child-less process, so $! is its pid.
-	$(pin 1) "$LOAD" --port "$PORT" --connections "$2" --size "$3" --pipeline "$4" \
-		--duration "$DURATION" --warmup 1 --server-pid "$SERVER_PID" --json "$5" --quiet ||
-		echo "bench: $1 run failed (see $5)" >&2
-	stop_server
+# start_server NAME MODE -> PORT, SAMPLE (pids to sample), KILL_PIDS
+start_server() {
+	local log="$TMP/server.log" pid
+	: >"$log"
+	SAMPLE=""
+	case "$1:$2" in
+	ringworks:tcp)
+		$(pin 0) "$SERVER_RW" --tcp 0 --backlog 4096 --max-connections 20000 >"$log" 2>&1 &
+		pid=$! ;;
+	ringworks:tls)
+		$(pin 0) "$SERVER_RW" --tls 0 --cert "$TMP/cert.pem" --backlog 4096 --max-connections 20000 >"$log" 2>&1 &
+		pid=$! ;;
+	epoll:tcp)
+		$(pin 0) "$SERVER_EPOLL" --port 0 >"$log" 2>&1 &
+		pid=$! ;;
+	libuv:tcp)
+		$(pin 0) "$SERVER_UV" --port 0 >"$log" 2>&1 &
+		pid=$! ;;
+	nginx:tls)
+		$(pin 0) "$SERVER_EPOLL" --port 0 >"$log" 2>&1 &
+		pid=$!
+		KILL_PIDS+=("$pid")
+		wait_listening "$log" "epoll-echo (nginx backend)"
+		local backend=$PORT dir="$TMP/nginx"
+		PORT="$(free_port)"
+		nginx_conf "$dir" "$PORT" "$backend"
+		$(pin 0) "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$TMP/nginx.out" 2>&1 &
+		local master=$! worker=""
+		KILL_PIDS+=("$master")
+		for _ in $(seq 200); do
+			worker="$(pgrep -P "$master" | head -n 1 || true)"
+			[[ -n "$worker" ]] && ss -ltn "sport = :$PORT" | grep -q LISTEN && break
+			sleep 0.05
+		done
+		[[ -n "$worker" ]] || die "nginx did not start: $(cat "$dir/logs/error.log" "$TMP/nginx.out" 2>/dev/null)"
+		SAMPLE="$worker,$pid"
+		return 0 ;;
+	*) die "no server $1 for $2" ;;
+	esac
+	KILL_PIDS+=("$pid")
+	SAMPLE="$pid"
+	wait_listening "$log" "$1"
+}
+
+stop_servers() {
+	local p
+	for p in "${KILL_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${KILL_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	KILL_PIDS=()
+}
+
+# count_syscalls MARK OUT: once rw-load marks its measured window, count the
+# server's syscalls for most of it.
+count_syscalls() {
+	local mark="$1" out="$2" win
+	win="$(python3 -c "print(max(0.5, $DURATION - 0.5))")"
+	for _ in $(seq 600); do [[ -e "$mark" ]] && break; sleep 0.05; done
+	[[ -e "$mark" ]] || return 0
+	echo "$win" >"$out.window"
+	"$PERF" stat -e raw_syscalls:sys_enter -x, -p "$SAMPLE" -o "$out" -- sleep "$win" >/dev/null 2>&1 || true
+}
+
+run_one() { # run_one SERVER KIND MODE CONNS SIZE PIPE REP OUT
+	local server="$1" kind="$2" mode="$3" conns="$4" size="$5" pipe="$6" rep="$7" out="$8"
+	local -a extra=()
+	[[ "$kind" == churn ]] && extra+=(--churn)
+	# idle: several source addresses (one loopback source stalled near 16,000
+	# connects here: SYNs unanswered, "Connection timed out")
+	[[ "$kind" == idle ]] && extra+=(--idle --sources 4)
+	start_server "$server" "$mode"
+	local counter=""
+	rm -f "$out.mark"
+	if [[ -n "$PERF" && "$rep" == 1 ]]; then
+		count_syscalls "$out.mark" "$out.sys" &
+		counter=$!
+	fi
+	$(pin 1) "$LOAD" --mode "$mode" --port "$PORT" --connections "$conns" --size "$size" \
+		--pipeline "$pipe" "${extra[@]}" --duration "$DURATION" --warmup "$WARMUP" \
+		--server-pid "$SAMPLE" --mark "$out.mark" --json "$out" --quiet 2>"$out.err" ||
+		note "$server: '$kind $mode $conns x $size' failed: $(head -c 300 "$out.err")"
+	[[ -n "$counter" ]] && wait "$counter" 2>/dev/null
+	stop_servers
 }
 
 mkdir -p "$OUT_DIR"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+T0=$SECONDS
+echo "bench: $(nproc) cores, $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'), $REPS repetition(s), ${DURATION} s windows; load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in "${SCENARIOS[@]}"; do
-	IFS='|' read -r name conns size pipe <<<"$s"
+	IFS='|' read -r name kind mode conns size pipe <<<"$s"
+	if [[ "$mode" == tls ]]; then servers=(ringworks "${PEERS_TLS[@]}"); else servers=(ringworks "${PEERS_TCP[@]}"); fi
+	echo "bench: $name: ${servers[*]}" >&2
 	for rep in $(seq "$REPS"); do
-		for server in epoll ringworks; do
-			run_one "$server" "$conns" "$size" "$pipe" "$TMP/${name// /_}.$server.$rep.json"
+		for server in "${servers[@]}"; do
+			run_one "$server" "$kind" "$mode" "$conns" "$size" "$pipe" "$rep" \
+				"$TMP/$(echo "$name" | tr -c 'A-Za-z0-9\n' _).$server.$rep.json"
 		done
 	done
 done
+echo "bench: runs took $((SECONDS - T0)) s; load avg now $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-python3 - "$TMP" "$OUT_DIR/bench-$STAMP.json" "$REPS" "${SCENARIOS[@]}" <<'EOF'
-import json, statistics, sys, glob, os
-tmp, out, reps, scenarios = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-keys = ["messages_per_s", "server_cpu_us_per_msg", "latency_p99_us", "client_cpu_pct", "server_cpu_pct"]
-result = {"reps": reps, "scenarios": []}
-print(f"{'scenario':26} {'server':10} {'msg/s':>10} {'srv us/msg':>10} {'p99 us':>10} {'client %':>8} {'server %':>8}")
-for s in scenarios:
-    name = s.split("|")[0]
-    row = {"name": name}
-    for server in ("epoll", "ringworks"):
-        runs = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(tmp, f"{name.replace(' ', '_')}.{server}.*.json")))]
-        ok = [r for r in runs if r.get("ok")]
-        med = {k: statistics.median(r[k] for r in ok) for k in keys} if ok else {}
-        row[server] = {"runs": runs, "median": med, "ok_runs": len(ok)}
-        if med:
-            print(f"{name:26} {server:10} {med['messages_per_s']:10.0f} {med['server_cpu_us_per_msg']:10.2f} "
-                  f"{med['latency_p99_us']:10.1f} {med['client_cpu_pct']:8.0f} {med['server_cpu_pct']:8.0f}")
-        else:
-            print(f"{name:26} {server:10} {'(no successful run)':>10}")
-    e, r = row["epoll"]["median"], row["ringworks"]["median"]
-    if e and r:
-        row["ratio"] = {k: r[k] / e[k] for k in keys[:3] if e[k]}
-        print(f"{'':26} {'ratio':10} {row['ratio']['messages_per_s']:10.2f} "
-              f"{row['ratio']['server_cpu_us_per_msg']:10.2f} {row['ratio']['latency_p99_us']:10.2f}"
-              f"   (ringworks / epoll; lower CPU and p99 are better)")
-        if max(e['client_cpu_pct'], r['client_cpu_pct']) > 95:
-            print(f"{'':26} note: the client used a whole core: it, not the server, capped msg/s")
-    result["scenarios"].append(row)
-json.dump(result, open(out, "w"), indent=2)
-print(f"JSON: {out}")
-EOF
+python3 "$ROOT/perf/bench-report.py" "$TMP" "$OUT_DIR/bench-$STAMP" "$REPS" "$IDLE_CONNS" "${SCENARIOS[@]}"

@@ -126,7 +126,8 @@ struct opts {
 	unsigned conns, pipeline, sources;
 	size_t size;
 	double duration, warmup, connect_rate;
-	int server_pid; /* 0 = none; else sample its CPU and RSS over the window */
+	int server_pid[8]; /* none, or sample their CPU and RSS over the window */
+	unsigned nserver_pids;
 	const char *mark; /* created when the measured window starts */
 	bool quiet, tls, churn, idle;
 };
@@ -190,6 +191,7 @@ struct load {
 	struct rusage ru0, ru1;
 	struct proc_sample srv0, srv1, srv_base;
 	WOLFSSL_CTX *tls_ctx;
+	char tls_info[128]; /* version, cipher and group of the first handshake */
 	uint8_t *tls_scratch;
 	struct hist h;
 	struct stats s;
@@ -210,7 +212,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
 }
 
-static struct proc_sample proc_sample(int pid)
+static struct proc_sample proc_sample1(int pid)
 {
 	struct proc_sample ps = {0};
 	char path[64], buf[1024];
@@ -241,6 +243,24 @@ static struct proc_sample proc_sample(int pid)
 		fclose(f);
 	ps.ok = true;
 	return ps;
+}
+
+/* The sum over every --server-pid (a proxy and its backend count together). */
+static struct proc_sample proc_sample(const struct load *L)
+{
+	struct proc_sample sum = {0};
+
+	for (unsigned i = 0; i < L->o.nserver_pids; i++) {
+		struct proc_sample p = proc_sample1(L->o.server_pid[i]);
+		if (!p.ok)
+			return (struct proc_sample){0};
+		sum.cpu_us += p.cpu_us;
+		sum.user_us += p.user_us;
+		sum.sys_us += p.sys_us;
+		sum.rss_kib += p.rss_kib;
+		sum.ok = true;
+	}
+	return sum;
 }
 
 static void die(const char *what)
@@ -284,8 +304,8 @@ static void usage(FILE *f)
 		"  --sources N        bind connections to 127.0.0.1 .. 127.0.0.N, default 1\n"
 		"                     (about 28,000 connections per source address)\n"
 		"  --connect-rate R   at most R connects per second, default unlimited\n"
-		"  --server-pid PID   also report that process's CPU per message (utime+stime\n"
-		"                     over the measured window) and its RSS at the end\n"
+		"  --server-pid PID[,PID...]  also report those processes' CPU per message\n"
+		"                     (utime+stime over the measured window, summed) and RSS\n"
 		"  --json FILE        also write the results as JSON\n"
 		"  --quiet            no progress lines and no table\n"
 		"the run ends by itself after at most 10 s (connect) + warmup + duration + 1 s\n"
@@ -368,7 +388,15 @@ static void parse_args(struct load *L, int argc, char **argv)
 			else if (strcmp(optarg, "tcp"))
 				die("--mode must be tcp or tls");
 			break;
-		case 'P': o->server_pid = (int)num_arg(optarg, "server-pid", 1, 1 << 30); break;
+		case 'P': {
+			char *save = NULL, *tok;
+			for (tok = strtok_r(optarg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (o->nserver_pids == 8)
+					die("--server-pid: at most 8 pids");
+				o->server_pid[o->nserver_pids++] = (int)num_arg(tok, "server-pid", 1, 1 << 30);
+			}
+			break;
+		}
 		case 'q': o->quiet = true; break;
 		case 'H': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -959,7 +987,11 @@ static void tls_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n
 			return;
 		}
 		t->hs_done = true;
-		L->s.handshakes++;
+		if (!L->s.handshakes++) {
+			const char *grp = wolfSSL_get_curve_name(t->ssl);
+			snprintf(L->tls_info, sizeof L->tls_info, "%s %s %s", wolfSSL_get_version(t->ssl),
+			         wolfSSL_get_cipher_name(t->ssl), grp ? grp : "");
+		}
 		conn_ready(L, idx, now_ns()); /* the Finished and the first messages in one send */
 	}
 	while (c->state == C_OPEN) {
@@ -1113,7 +1145,7 @@ static void advance_phase(struct load *L, uint64_t now)
 	if (g_stop && L->phase < P_DRAIN) {
 		if (L->phase == P_MEASURE) {
 			getrusage(RUSAGE_SELF, &L->ru1);
-			L->srv1 = proc_sample(L->o.server_pid);
+			L->srv1 = proc_sample(L);
 			L->t_measure_end = now;
 		}
 		if (L->phase == P_CONNECT)
@@ -1144,7 +1176,7 @@ static void advance_phase(struct load *L, uint64_t now)
 		L->phase = P_MEASURE;
 		L->t_measure = now;
 		getrusage(RUSAGE_SELF, &L->ru0);
-		L->srv0 = proc_sample(L->o.server_pid);
+		L->srv0 = proc_sample(L);
 		if (L->o.mark) {
 			FILE *f = fopen(L->o.mark, "w");
 			if (f)
@@ -1155,7 +1187,7 @@ static void advance_phase(struct load *L, uint64_t now)
 		if (now - L->t_measure < (uint64_t)(L->o.duration * NSEC))
 			break;
 		getrusage(RUSAGE_SELF, &L->ru1);
-		L->srv1 = proc_sample(L->o.server_pid);
+		L->srv1 = proc_sample(L);
 		L->t_measure_end = now;
 		L->phase = P_DRAIN;
 		L->t_drain = now;
@@ -1178,7 +1210,7 @@ static void advance_phase(struct load *L, uint64_t now)
 
 static void run(struct load *L)
 {
-	L->srv_base = proc_sample(L->o.server_pid);
+	L->srv_base = proc_sample(L);
 	L->t_start = L->t_progress = now_ns();
 	for (;;) {
 		uint64_t now = now_ns();
@@ -1280,7 +1312,8 @@ static void print_table(const struct load *L, const struct result *r)
 	       s->first_connect_err ? strerror(-s->first_connect_err) : "");
 	printf("  %-26s %.0f\n", "connects/s (connect phase)", r->connect_rate);
 	if (L->o.tls)
-		printf("  %-26s %llu\n", "TLS handshakes", (unsigned long long)s->handshakes);
+		printf("  %-26s %llu (%s)\n", "TLS handshakes", (unsigned long long)s->handshakes,
+		       L->tls_info);
 	if (L->o.churn)
 		printf("  %-26s %llu, %.0f/s (latency: connect to echo)\n", "connection cycles",
 		       (unsigned long long)s->cycles, r->conn_per_s);
@@ -1321,6 +1354,7 @@ static int write_json(const struct load *L, const struct result *r)
 	}
 	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"kind\": \"%s\",\n", L->o.tls ? "tls" : "tcp",
 		L->o.churn ? "churn" : L->o.idle ? "idle" : "echo");
+	fprintf(f, "  \"tls\": \"%s\",\n", L->tls_info);
 	fprintf(f, "  \"host\": \"%s\",\n  \"port\": %d,\n  \"connections\": %u,\n"
 		"  \"size\": %zu,\n  \"pipeline\": %u,\n  \"duration_s\": %.3f,\n  \"warmup_s\": %.3f,\n",
 		L->o.host, L->o.port, L->o.conns, L->o.size, L->o.pipeline, r->secs, L->o.warmup);

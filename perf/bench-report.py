@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""perf/bench-report.py TMP OUT_PREFIX REPS IDLE_CONNS SCENARIO...: the table,
+JSON and PNG of perf/bench.sh from rw-load's per-run JSON files.
+
+Medians over the repetitions that passed; ratios are ringworks / peer (for
+server CPU, latency and syscalls lower is better, for msg/s higher)."""
+import glob
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+tmp, out, reps, idle_conns = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+scenarios = [s.split("|") for s in sys.argv[5:]]
+CLIENT_BOUND = 90.0  # client CPU % of a core from which the client is the limit
+
+
+def fname(name):
+    return re.sub(r"[^A-Za-z0-9\n]", "_", name)
+
+
+def load_runs(name, server):
+    runs = []
+    for f in sorted(glob.glob(os.path.join(tmp, f"{fname(name)}.{server}.*.json"))):
+        try:
+            r = json.load(open(f))
+        except (OSError, ValueError):
+            continue
+        sysf = f + ".sys"
+        if os.path.exists(sysf):
+            try:
+                count = None
+                for line in open(sysf):
+                    parts = line.strip().split(",")
+                    if len(parts) > 2 and parts[2] == "raw_syscalls:sys_enter" and parts[0].isdigit():
+                        count = int(parts[0])
+                win = float(open(sysf + ".window").read())
+                rate = r.get("connections_per_s") if r.get("kind") == "churn" else r.get("messages_per_s")
+                if count is not None:
+                    r["syscalls_per_s"] = count / win
+                    if rate:
+                        r["syscalls_per_msg"] = count / (rate * win)
+            except (OSError, ValueError):
+                pass
+        runs.append(r)
+    return runs
+
+
+def med(runs, key):
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+KEYS = ["messages_per_s", "connections_per_s", "latency_p50_us", "latency_p99_us", "latency_p999_us",
+        "server_cpu_us_per_msg", "server_cpu_pct", "server_user_pct", "server_sys_pct",
+        "client_cpu_pct", "server_rss_per_conn_kib", "idle_checked", "syscalls_per_msg", "syscalls_per_s"]
+
+
+def fmt(v, nd=1):
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{nd}f}"
+
+
+result = {"reps": reps, "scenarios": [], "uname": os.uname().release, "cores": os.cpu_count()}
+hdr = (f"{'scenario / server':34} {'rate/s':>9} {'p50 us':>8} {'p99 us':>8} {'p99.9':>8} "
+       f"{'srv us/op':>9} {'usr/sys %':>9} {'sys/op':>7} {'cli %':>5}  note")
+print()
+print(hdr)
+print("-" * len(hdr))
+chart = []  # (scenario, peer, cpu ratio, rate ratio)
+for name, kind, mode, conns, size, pipe in scenarios:
+    servers = ["ringworks", "epoll", "libuv"] if mode == "tcp" else ["ringworks", "nginx"]
+    row = {"name": name, "kind": kind, "mode": mode, "connections": int(conns), "size": int(size),
+           "pipeline": int(pipe), "servers": {}}
+    print(name)
+    for server in servers:
+        runs = load_runs(name, server)
+        if not runs:
+            continue
+        ok = [r for r in runs if r.get("ok")]
+        m = {k: med(ok, k) for k in KEYS} if ok else {}
+        row["servers"][server] = {"runs": runs, "ok_runs": len(ok), "median": m}
+        if not m:
+            print(f"  {server:32} no successful run of {len(runs)}"
+                  f" (verify errors {sum(r.get('verify_errors', 0) for r in runs)},"
+                  f" disconnects {sum(r.get('disconnects', 0) for r in runs)})")
+            continue
+        notes = []
+        if (m["client_cpu_pct"] or 0) >= CLIENT_BOUND:
+            notes.append("client-bound")
+        if len(ok) < len(runs):
+            notes.append(f"{len(runs) - len(ok)} of {len(runs)} runs failed")
+        if kind == "idle":
+            rate = None
+            notes.append(f"{m['idle_checked']:.0f}/{conns} echoed after idle; "
+                         f"RSS {m['server_rss_per_conn_kib']:.2f} KiB/conn; "
+                         f"{fmt(m['syscalls_per_s'], 0)} syscalls/s idle")
+        else:
+            rate = m["connections_per_s"] if kind == "churn" else m["messages_per_s"]
+        if server == "nginx":
+            notes.append("nginx + epoll backend")
+        usr_sys = f"{m['server_user_pct']:.0f}/{m['server_sys_pct']:.0f}" if m["server_user_pct"] is not None else "-"
+        print(f"  {server:32} {fmt(rate, 0):>9} {fmt(m['latency_p50_us']):>8} {fmt(m['latency_p99_us']):>8} "
+              f"{fmt(m['latency_p999_us']):>8} {fmt(m['server_cpu_us_per_msg'], 2):>9} {usr_sys:>9} "
+              f"{fmt(m['syscalls_per_msg'], 2):>7} {fmt(m['client_cpu_pct'], 0):>5}  {'; '.join(notes)}")
+        m["rate"] = rate
+    rw = row["servers"].get("ringworks", {}).get("median")
+    row["ratios"] = {}
+    for peer in servers[1:]:
+        pm = row["servers"].get(peer, {}).get("median")
+        if not rw or not pm:
+            continue
+        def ratio(k):
+            return rw[k] / pm[k] if rw.get(k) and pm.get(k) else None
+        r = {"rate": ratio("rate"), "server_cpu_per_op": ratio("server_cpu_us_per_msg"),
+             "p99": ratio("latency_p99_us"), "syscalls_per_op": ratio("syscalls_per_msg"),
+             "rss_per_conn": ratio("server_rss_per_conn_kib")}
+        row["ratios"][peer] = r
+        if kind == "idle":
+            print(f"  {'ringworks / ' + peer:32} RSS/conn {fmt(r['rss_per_conn'], 2)}  p99 {fmt(r['p99'], 2)}")
+        else:
+            print(f"  {'ringworks / ' + peer:32} {fmt(r['rate'], 2):>9} {'':8} {fmt(r['p99'], 2):>8} {'':8} "
+                  f"{fmt(r['server_cpu_per_op'], 2):>9} {'':9} {fmt(r['syscalls_per_op'], 2):>7}")
+            if r["server_cpu_per_op"]:
+                chart.append((name, peer, r["server_cpu_per_op"], r["rate"] or 0))
+    result["scenarios"].append(row)
+
+print()
+print("rate/s: messages/s (connections/s for churn); srv us/op: server CPU (user+system) per message"
+      " or per connection; sys/op: server syscalls per message or connection (perf stat, first repetition);"
+      " cli %: rw-load's CPU, one core; client-bound: the client, not the server, capped the rate"
+      " (compare srv us/op then). Ratios: ringworks / peer.")
+print(f"idle: {idle_conns} connections are what fits one process under RLIMIT_NOFILE 20,000 here;"
+      " 100,000 needs a multi-worker server (several rings, DESIGN.md section 4a), which ringworks-echo"
+      " does not have yet, and several rw-load processes.")
+print("TLS: nginx terminates TLS and proxies to the epoll echo (two processes, both counted);"
+      " ringworks terminates TLS and echoes in one process.")
+tls = [r.get("tls") for row in result["scenarios"] for s in row["servers"].values() for r in s["runs"] if r.get("tls")]
+if tls:
+    print(f"TLS negotiated: {sorted(set(tls))}")
+
+json.dump(result, open(out + ".json", "w"), indent=1)
+print(f"JSON: {out}.json")
+
+if chart and shutil.which("gnuplot"):
+    dat = out + ".dat"
+    with open(dat, "w") as f:
+        for name, peer, cpu, rate in chart:
+            f.write(f"\"{name} vs {peer}\" {cpu:.4f} {rate:.4f}\n")
+    script = f"""
+set terminal pngcairo size 1100,{260 + 28 * len(chart)} font ",10"
+set output "{out}.png"
+set title "ringworks / peer (lower server CPU is better, higher rate is better)"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics rotate by -35 left
+set ylabel "ratio"
+set grid ytics
+set key top left
+set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb "black"
+set bmargin 12
+plot "{dat}" using 2:xtic(1) title "server CPU per op", "" using 3 title "rate (msg/s or conn/s)"
+"""
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True, capture_output=True)
+        os.unlink(dat)
+        print(f"PNG: {out}.png")
+    except (subprocess.CalledProcessError, OSError) as e:
+        print(f"bench: gnuplot failed: {getattr(e, 'stderr', e)}", file=sys.stderr)
+elif chart:
+    print("bench: no gnuplot (Debian gnuplot-nox): no PNG", file=sys.stderr)
