@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# perf/demo.sh BUILD_DIR: the ringworks demo; 10,000 echo connections on loopback.
-#
-# Starts BUILD_DIR/tools/ringworks-echo, drives it with BUILD_DIR/perf/rw-load
-# (10,000 connections, 64 B ping-pong, 5 s measured), and prints one table row:
-# throughput, latency, errors, the server's RSS (before the load and at its peak)
-# and the server's CPU per message over the measured window. Server and client
-# are pinned to different cores when there are two or more.
+# perf/demo.sh BUILD_DIR: the ringworks demo on loopback, one row per scenario:
+#   tcp echo       10,000 connections, 64 B ping-pong, 5 s measured
+#   tls echo       1,000 TLS connections (handshakes first), 64 B ping-pong
+#   tls handshakes 100 connections that connect, handshake, echo, close, again
+# Each row starts BUILD_DIR/tools/ringworks-echo with that listener (TLS with
+# its self-signed certificate), drives it with BUILD_DIR/perf/rw-load and
+# gives throughput (messages/s, or connections/s for churn), latency, errors,
+# the server's RSS (before the load and at its peak) and the server's CPU per
+# message (or connection) over the measured window. Server and client are
+# pinned to different cores when there are two or more.
 # Exit status: non-zero when the load run failed or the server did not exit
 # cleanly after SIGTERM. The server is always stopped (trap).
 set -euo pipefail
 
 BUILD="${1:-build}"
 CONNS="${RW_DEMO_CONNECTIONS:-10000}"
+TLS_CONNS="${RW_DEMO_TLS_CONNECTIONS:-1000}"
+TLS_CHURN_CONNS="${RW_DEMO_TLS_CHURN_CONNECTIONS:-100}"
 SIZE="${RW_DEMO_SIZE:-64}"
 DURATION="${RW_DEMO_DURATION:-5}"
 SERVER="$BUILD/tools/ringworks-echo"
@@ -55,88 +60,94 @@ status_kib() { awk -v k="$2:" '$1 == k { print $2; exit }' "/proc/$1/status"; }
 # A number from rw-load's flat JSON.
 json_num() { sed -n "s/^ *\"$2\": *\\([-0-9.]*\\).*/\\1/p" "$1" | head -n1; }
 
-# ---- start the server and await its port ------------------------------------
-mkfifo "$TMP/server.out"
-"${PIN_SERVER[@]}" "$SERVER" --tcp 0 --max-connections $((CONNS + 2000)) \
-	>"$TMP/server.out" 2>"$TMP/server.err" &
-SERVER_PID=$!
-exec 3<"$TMP/server.out" # kept open until the end so the server's stdout never breaks
-PORT=""
-while IFS= read -r -t "$LISTEN_WAIT" -u 3 line; do
-	if [[ "$line" =~ ^listening\ tcp\ ([0-9]+)$ ]]; then
-		PORT="${BASH_REMATCH[1]}"
-		break
-	fi
-done
-if [[ -z "$PORT" ]]; then
-	cat "$TMP/server.err" >&2
-	die "the server did not print 'listening tcp PORT' within ${LISTEN_WAIT} s"
-fi
-RSS_BEFORE=$(status_kib "$SERVER_PID" VmRSS)
-echo "demo: ringworks-echo (pid $SERVER_PID) listening on 127.0.0.1:$PORT, RSS ${RSS_BEFORE} KiB"
-
-# ---- the load -------------------------------------------------------------------
-# In the background so that a signal to this script is handled at once (wait
-# returns early; the trap stops rw-load and the server).
-LOAD_RC=0
-"${PIN_CLIENT[@]}" "$LOAD" --port "$PORT" --connections "$CONNS" --size "$SIZE" \
-	--duration "$DURATION" --warmup 1 --server-pid "$SERVER_PID" --json "$TMP/load.json" &
-LOAD_PID=$!
-wait "$LOAD_PID" || LOAD_RC=$?
-LOAD_PID=""
-[[ -s "$TMP/load.json" ]] || die "rw-load wrote no results (exit $LOAD_RC)"
-
-# Peak RSS: the larger of rw-load's sample at the end of the window and VmHWM.
-kill -0 "$SERVER_PID" 2>/dev/null || die "the server died during the run"
-RSS_PEAK=$(status_kib "$SERVER_PID" VmHWM)
-RSS_WINDOW=$(json_num "$TMP/load.json" server_rss_kib)
-((${RSS_WINDOW:-0} > RSS_PEAK)) && RSS_PEAK=$RSS_WINDOW
-
-# ---- stop the server ---------------------------------------------------------------
-kill -TERM "$SERVER_PID"
-(sleep "$EXIT_WAIT" && kill -KILL "$SERVER_PID" 2>/dev/null) &
-WATCHDOG=$!
-SERVER_RC=0
-wait "$SERVER_PID" || SERVER_RC=$?
-kill "$WATCHDOG" 2>/dev/null || true
-wait "$WATCHDOG" 2>/dev/null || true
-SERVER_PID=""
-if [[ -s "$TMP/server.err" ]]; then
-	echo "demo: server stderr:" >&2
-	head -n 20 "$TMP/server.err" >&2
-fi
-
-# ---- the table ----------------------------------------------------------------------
-J="$TMP/load.json"
-ERRORS=$(awk -v a="$(json_num "$J" verify_errors)" -v b="$(json_num "$J" disconnects)" \
-	-v c="$(json_num "$J" connect_failures)" -v d="$(json_num "$J" stalled)" \
-	'BEGIN { print a + b + c + d }')
-echo
-printf '%-22s %11s %10s %9s %9s %7s %13s %13s %12s\n' scenario connections "messages/s" \
-	"p50 us" "p99 us" errors "server MiB" "RSS B/conn" "CPU us/msg"
-awk -v sc="tcp echo ${SIZE} B" -v n="$(json_num "$J" established)" \
-	-v m="$(json_num "$J" messages_per_s)" -v p50="$(json_num "$J" latency_p50_us)" \
-	-v p99="$(json_num "$J" latency_p99_us)" -v e="$ERRORS" -v r0="$RSS_BEFORE" -v r1="$RSS_PEAK" \
-	-v cpu="$(json_num "$J" server_cpu_us_per_msg)" 'BEGIN {
-	per = n > 0 ? (r1 - r0) * 1024 / n : 0
-	printf "%-22s %11d %10.0f %9.1f %9.1f %7d %6.1f->%-6.1f %13.0f %12.2f\n",
-		sc, n, m, p50, p99, e, r0 / 1024, r1 / 1024, per, cpu
-}'
-awk -v cu="$(json_num "$J" client_cpu_us_per_msg)" -v cp="$(json_num "$J" client_cpu_pct)" \
-	-v sp="$(json_num "$J" server_cpu_pct)" 'BEGIN {
-	limit = cp >= 90 ? "the client was the limit" : sp >= 90 ? "the server was the limit" : \
-		"neither side saturated its core: the machine was busy, figures are noisy"
-	printf "(client CPU %.2f us/msg at %.0f %% of a core, server at %.0f %%: %s)\n", cu, cp, sp, limit
-}'
-
+ROWS=()   # printed table rows
 STATUS=0
-if ((LOAD_RC != 0)); then
-	echo "demo: FAILED: rw-load exited with $LOAD_RC" >&2
-	STATUS=1
-fi
-if ((SERVER_RC != 0)); then
-	echo "demo: FAILED: the server exited with $SERVER_RC after SIGTERM" >&2
-	STATUS=1
-fi
+
+# run_row LABEL KIND CONNS LOAD_ARGS...: start ringworks-echo --KIND 0, drive it
+# with rw-load, stop it with SIGTERM, and add a table row.
+run_row() {
+	local label="$1" kind="$2" conns="$3"
+	shift 3
+	local out="$TMP/$kind.out" json="$TMP/$kind.json" line port="" rss0 rss1 rssw load_rc=0 server_rc=0
+	rm -f "$out"
+	mkfifo "$out"
+	"${PIN_SERVER[@]}" "$SERVER" "--$kind" 0 --max-connections $((conns + 2000)) \
+		>"$out" 2>"$TMP/server.err" &
+	SERVER_PID=$!
+	exec 3<"$out" # kept open until the end so the server's stdout never breaks
+	while IFS= read -r -t "$LISTEN_WAIT" -u 3 line; do
+		if [[ "$line" =~ ^listening\ $kind\ ([0-9]+)$ ]]; then
+			port="${BASH_REMATCH[1]}"
+			break
+		fi
+	done
+	if [[ -z "$port" ]]; then
+		cat "$TMP/server.err" >&2
+		die "the server did not print 'listening $kind PORT' within ${LISTEN_WAIT} s"
+	fi
+	rss0=$(status_kib "$SERVER_PID" VmRSS)
+	echo "demo: $label: ringworks-echo --$kind (pid $SERVER_PID) on 127.0.0.1:$port, RSS ${rss0} KiB"
+	# In the background so that a signal to this script is handled at once
+	# (wait returns early; the trap stops rw-load and the server).
+	"${PIN_CLIENT[@]}" "$LOAD" --port "$port" --connections "$conns" --duration "$DURATION" --warmup 1 \
+		--server-pid "$SERVER_PID" --json "$json" --quiet "$@" &
+	LOAD_PID=$!
+	wait "$LOAD_PID" || load_rc=$?
+	LOAD_PID=""
+	[[ -s "$json" ]] || die "$label: rw-load wrote no results (exit $load_rc)"
+	kill -0 "$SERVER_PID" 2>/dev/null || die "$label: the server died during the run"
+	# Peak RSS: the larger of rw-load's sample at the end of the window and VmHWM.
+	rss1=$(status_kib "$SERVER_PID" VmHWM)
+	rssw=$(json_num "$json" server_rss_kib)
+	((${rssw:-0} > rss1)) && rss1=$rssw
+
+	kill -TERM "$SERVER_PID"
+	(sleep "$EXIT_WAIT" && kill -KILL "$SERVER_PID" 2>/dev/null) &
+	local watchdog=$!
+	wait "$SERVER_PID" || server_rc=$?
+	kill "$watchdog" 2>/dev/null || true
+	wait "$watchdog" 2>/dev/null || true
+	SERVER_PID=""
+	exec 3<&-
+	if [[ -s "$TMP/server.err" ]] && grep -qv "self-signed" "$TMP/server.err"; then
+		echo "demo: $label: server stderr:" >&2
+		head -n 20 "$TMP/server.err" >&2
+	fi
+
+	local errors rate
+	errors=$(awk -v a="$(json_num "$json" verify_errors)" -v b="$(json_num "$json" disconnects)" \
+		-v c="$(json_num "$json" connect_failures)" -v d="$(json_num "$json" stalled)" \
+		'BEGIN { print a + b + c + d }')
+	# Churn rows count connections (each with its handshake), the rest messages.
+	rate=$(json_num "$json" messages_per_s)
+	[[ " $* " == *" --churn "* ]] && rate=$(json_num "$json" connections_per_s)
+	ROWS+=("$(awk -v sc="$label" -v n="$(json_num "$json" established)" -v m="$rate" \
+		-v p50="$(json_num "$json" latency_p50_us)" -v p99="$(json_num "$json" latency_p99_us)" \
+		-v e="$errors" -v r0="$rss0" -v r1="$rss1" -v cpu="$(json_num "$json" server_cpu_us_per_msg)" \
+		-v cp="$(json_num "$json" client_cpu_pct)" -v sp="$(json_num "$json" server_cpu_pct)" 'BEGIN {
+		per = n > 0 ? (r1 - r0) * 1024 / n : 0
+		lim = cp >= 90 ? "client" : sp >= 90 ? "server" : "neither"
+		printf "%-26s %11d %10.0f %9.1f %9.1f %7d %6.1f->%-6.1f %11.0f %11.2f %8s",
+			sc, n, m, p50, p99, e, r0 / 1024, r1 / 1024, per, cpu, lim
+	}')")
+	if ((load_rc != 0)); then
+		echo "demo: $label: FAILED: rw-load exited with $load_rc" >&2
+		STATUS=1
+	fi
+	if ((server_rc != 0)); then
+		echo "demo: $label: FAILED: the server exited with $server_rc after SIGTERM" >&2
+		STATUS=1
+	fi
+}
+
+run_row "tcp echo ${SIZE} B" tcp "$CONNS" --size "$SIZE"
+run_row "tls echo ${SIZE} B" tls "$TLS_CONNS" --size "$SIZE" --mode tls
+run_row "tls handshakes (churn)" tls "$TLS_CHURN_CONNS" --size "$SIZE" --mode tls --churn
+
+echo
+printf '%-26s %11s %10s %9s %9s %7s %13s %11s %11s %8s\n' scenario connections "msgs|conns/s" \
+	"p50 us" "p99 us" errors "server MiB" "RSS B/conn" "CPU us/op" "limit"
+printf '%s\n' "${ROWS[@]}"
+echo "(limit: which side used 90 % or more of its core; on 2 cores the client usually is)"
 ((STATUS == 0)) && echo "demo: OK"
 exit $STATUS
