@@ -249,10 +249,12 @@ RW_API int rw_dtlsserver_do_events(rw_dtlsserver *s);
  * connection left (after shutdown), or until a loop error. */
 RW_API int rw_dtlsserver_run(rw_dtlsserver *s);
 
-/* Send one datagram: `len` bytes become one DTLS record in one UDP datagram
- * (queued to the kernel at the end of the current turn, or at once outside
- * do_events). Returns 0; -RW_EINVALID_CONNID; -RW_EDTLS_INVALID_FLOW while the
- * handshake runs or after a close; -RW_EMSGSIZE above the record limit of the
+/* Send one datagram: `len` bytes become one DTLS record in one UDP datagram,
+ * encrypted at once and handed to the kernel with the loop's next submit (the
+ * end of the current turn inside an event, else the next do_events).
+ * Returns 0; -RW_EINVALID_CONNID (unknown, or closed by disconnect, shutdown
+ * or the peer); -RW_EDTLS_INVALID_FLOW while the handshake runs;
+ * -RW_EMSGSIZE above the record limit of the
  * negotiated cipher (about 1350 bytes with wolfSSL's 1400-byte MTU; see Config
  * MaxSendSize[id]): nothing is sent, a datagram is never split; -RW_ENOBUFS
  * when Config SendQueueLimit datagrams already wait for the kernel. A
