@@ -31,20 +31,19 @@ def load_runs(name, server):
             continue
         sysf = f + ".sys"
         if os.path.exists(sysf):
-            try:
-                count = None
-                for line in open(sysf):
-                    parts = line.strip().split(",")
-                    if len(parts) > 2 and parts[2] == "raw_syscalls:sys_enter" and parts[0].isdigit():
-                        count = int(parts[0])
-                win = float(open(sysf + ".window").read())
-                rate = r.get("connections_per_s") if r.get("kind") == "churn" else r.get("messages_per_s")
-                if count is not None:
-                    r["syscalls_per_s"] = count / win
-                    if rate:
-                        r["syscalls_per_msg"] = count / (rate * win)
-            except (OSError, ValueError):
-                pass
+            # perf stat -I -x, lines: time,count,unit,event,...; "<not counted>"
+            # in an interval where the server never ran
+            count, seen = 0, False
+            for line in open(sysf):
+                parts = line.strip().split(",")
+                if len(parts) > 3 and parts[3] == "raw_syscalls:sys_enter":
+                    seen = True
+                    if parts[1].isdigit():
+                        count += int(parts[1])
+            per = r.get("connects_total") if r.get("kind") in ("churn", "idle") else r.get("messages_total")
+            if seen and per:
+                r["syscalls_total"] = count
+                r["syscalls_per_msg"] = count / per
         runs.append(r)
     return runs
 
@@ -56,7 +55,7 @@ def med(runs, key):
 
 KEYS = ["messages_per_s", "connections_per_s", "latency_p50_us", "latency_p99_us", "latency_p999_us",
         "server_cpu_us_per_msg", "server_cpu_pct", "server_user_pct", "server_sys_pct",
-        "client_cpu_pct", "server_rss_per_conn_kib", "idle_checked", "syscalls_per_msg", "syscalls_per_s"]
+        "client_cpu_pct", "server_rss_per_conn_kib", "idle_checked", "syscalls_per_msg"]
 
 
 def fmt(v, nd=1):
@@ -99,8 +98,7 @@ for name, kind, mode, conns, size, pipe in scenarios:
         if kind == "idle":
             rate = None
             notes.append(f"{m['idle_checked']:.0f}/{conns} echoed after idle; "
-                         f"RSS {m['server_rss_per_conn_kib']:.2f} KiB/conn; "
-                         f"{fmt(m['syscalls_per_s'], 0)} syscalls/s idle")
+                         f"RSS {m['server_rss_per_conn_kib']:.2f} KiB/conn")
         else:
             rate = m["connections_per_s"] if kind == "churn" else m["messages_per_s"]
         if server == "nginx":
@@ -133,7 +131,8 @@ for name, kind, mode, conns, size, pipe in scenarios:
 
 print()
 print("rate/s: messages/s (connections/s for churn); srv us/op: server CPU (user+system) per message"
-      " or per connection; sys/op: server syscalls per message or connection (perf stat, first repetition);"
+      " or per connection; sys/op: server syscalls per message (churn, idle: per connection) over the whole"
+      " run, connects included (perf stat, first repetition);"
       " cli %: rw-load's CPU, one core; client-bound: the client, not the server, capped the rate"
       " (compare srv us/op then). Ratios: ringworks / peer.")
 print(f"idle: {idle_conns} connections are what fits one process under RLIMIT_NOFILE 20,000 here;"

@@ -12,7 +12,9 @@
 # CPU per message (user+system from /proc/PID/stat over the measured window;
 # for nginx, nginx's worker plus its epoll backend) with the user/system split,
 # the server's syscalls per message (perf stat -e raw_syscalls:sys_enter over
-# the window, first repetition only, as counting costs a little per syscall)
+# the whole run, connects included, divided by every message echoed, or by
+# every connection for churn and idle; first repetition only, as counting
+# costs a little per syscall)
 # and whether the client used a whole core (then the client, not the server,
 # capped messages/s: DESIGN.md section 6).
 #
@@ -75,7 +77,7 @@ cleanup() {
 	local p
 	for p in "${KILL_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${KILL_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
+	if [[ -n "${BENCH_KEEP_TMP:-}" ]]; then echo "bench: per-run files kept in $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 
@@ -179,15 +181,21 @@ stop_servers() {
 	KILL_PIDS=()
 }
 
-# count_syscalls MARK OUT: once rw-load marks its measured window, count the
-# server's syscalls for most of it.
-count_syscalls() {
-	local mark="$1" out="$2" win
-	win="$(python3 -c "print(max(0.5, $DURATION - 0.5))")"
-	for _ in $(seq 600); do [[ -e "$mark" ]] && break; sleep 0.05; done
-	[[ -e "$mark" ]] || return 0
-	echo "$win" >"$out.window"
-	"$PERF" stat -e raw_syscalls:sys_enter -x, -p "$SAMPLE" -o "$out" -- sleep "$win" >/dev/null 2>&1 || true
+# start_counter OUT: count the server's syscalls (perf stat, 200 ms intervals)
+# from before the load starts until stop_counter; waits until perf counts
+# (perf takes a while to start on a busy machine).
+start_counter() {
+	"$PERF" stat -e raw_syscalls:sys_enter -x, -I 200 -p "$SAMPLE" -o "$1" >/dev/null 2>&1 &
+	COUNTER=$!
+	for _ in $(seq 200); do
+		grep -q '^ *[0-9.]*,[0-9]' "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+}
+stop_counter() {
+	kill -INT "$COUNTER" 2>/dev/null
+	wait "$COUNTER" 2>/dev/null || true
+	COUNTER=""
 }
 
 run_one() { # run_one SERVER KIND MODE CONNS SIZE PIPE REP OUT
@@ -198,17 +206,13 @@ run_one() { # run_one SERVER KIND MODE CONNS SIZE PIPE REP OUT
 	# connects here: SYNs unanswered, "Connection timed out")
 	[[ "$kind" == idle ]] && extra+=(--idle --sources 4)
 	start_server "$server" "$mode"
-	local counter=""
-	rm -f "$out.mark"
-	if [[ -n "$PERF" && "$rep" == 1 ]]; then
-		count_syscalls "$out.mark" "$out.sys" &
-		counter=$!
-	fi
+	COUNTER=""
+	[[ -n "$PERF" && "$rep" == 1 ]] && start_counter "$out.sys"
 	$(pin 1) "$LOAD" --mode "$mode" --port "$PORT" --connections "$conns" --size "$size" \
 		--pipeline "$pipe" "${extra[@]}" --duration "$DURATION" --warmup "$WARMUP" \
-		--server-pid "$SAMPLE" --mark "$out.mark" --json "$out" --quiet 2>"$out.err" ||
+		--server-pid "$SAMPLE" --json "$out" --quiet 2>"$out.err" ||
 		note "$server: '$kind $mode $conns x $size' failed: $(head -c 300 "$out.err")"
-	[[ -n "$counter" ]] && wait "$counter" 2>/dev/null
+	[[ -n "$COUNTER" ]] && stop_counter
 	stop_servers
 }
 
@@ -216,6 +220,11 @@ mkdir -p "$OUT_DIR"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 T0=$SECONDS
 echo "bench: $(nproc) cores, $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'), $REPS repetition(s), ${DURATION} s windows; load avg $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -n "${BENCH_ONLY:-}" ]]; then # BENCH_ONLY=REGEX: only the scenarios whose name matches
+	sel=()
+	for s in "${SCENARIOS[@]}"; do [[ "${s%%|*}" =~ $BENCH_ONLY ]] && sel+=("$s"); done
+	SCENARIOS=("${sel[@]}")
+fi
 for s in "${SCENARIOS[@]}"; do
 	IFS='|' read -r name kind mode conns size pipe <<<"$s"
 	if [[ "$mode" == tls ]]; then servers=(ringworks "${PEERS_TLS[@]}"); else servers=(ringworks "${PEERS_TCP[@]}"); fi

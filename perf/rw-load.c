@@ -1169,8 +1169,10 @@ static void advance_phase(struct load *L, uint64_t now)
 	case P_WARMUP:
 		if (now - L->t_conn_done < (uint64_t)(L->o.warmup * NSEC))
 			break;
-		/* --idle: every first echo is back before the idle window starts */
-		if (L->o.idle && L->inflight_msgs &&
+		/* --idle: every first echo is back before the idle window starts;
+		 * --mode tls: every handshake is done before the window starts */
+		if (((L->o.idle && L->inflight_msgs) ||
+		     (L->o.tls && !L->o.churn && L->s.handshakes < L->s.established)) &&
 		    now - L->t_conn_done < (uint64_t)(L->o.warmup * NSEC) + CONNECT_PHASE_NS)
 			break;
 		L->phase = P_MEASURE;
