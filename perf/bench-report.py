@@ -153,19 +153,21 @@ if chart and shutil.which("gnuplot"):
         for name, peer, cpu, rate in chart:
             f.write(f"\"{name} vs {peer}\" {cpu:.4f} {rate:.4f}\n")
     script = f"""
-set terminal pngcairo size 1100,{260 + 28 * len(chart)} font ",10"
+set terminal pngcairo size {max(900, 110 * len(chart))},560 font ",10"
 set output "{out}.png"
 set title "ringworks / peer (lower server CPU is better, higher rate is better)"
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-set xtics rotate by -35 left
+set xtics rotate by -30 left font ",9"
+set yrange [0:*]
 set ylabel "ratio"
 set grid ytics
-set key top left
+set key outside top center horizontal
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb "black"
-set bmargin 12
+set bmargin 13
+set rmargin 12
 plot "{dat}" using 2:xtic(1) title "server CPU per op", "" using 3 title "rate (msg/s or conn/s)"
 """
     try:
