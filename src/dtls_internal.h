@@ -107,6 +107,8 @@ struct rw_dtls_settings {
 	char *allowed_text, *blocked_text;
 	rw_addr_list allowed, blocked;
 	int use_ipv6;
+	bool share_local_port, dont_fragment;
+	int in_buffer_size, out_buffer_size;
 	int log_level;
 	int do_events_timeout;
 	int handshake_timeout, retransmit_max, cookie_lifetime;

@@ -203,7 +203,25 @@ int rw__dtls_socket_open(struct rw_dtlsserver *s)
 		int only = s->set.use_ipv6 == 1;
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof(only));
 	}
-	(void)one;
+	/* ShareLocalPort: several servers on one port; the kernel hashes each
+	 * peer's address and port to one of them, so a peer stays with one. */
+	if (s->set.share_local_port) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	}
+	/* DontFragment: DF on every datagram (a path MTU below wolfSSL's 1400
+	 * then makes sends fail instead of fragmenting). */
+	if (s->set.dont_fragment) {
+		int pmtu = IP_PMTUDISC_DO;
+		if (a.sa.sa_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof(one));
+		if (a.sa.sa_family == AF_INET || s->set.use_ipv6 == 2)
+			setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	}
+	if (s->set.in_buffer_size > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &s->set.in_buffer_size, sizeof(int));
+	if (s->set.out_buffer_size > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &s->set.out_buffer_size, sizeof(int));
 	if (bind(fd, &a.sa, alen) < 0) {
 		rc = rw__errno(-errno);
 		close(fd);

@@ -285,7 +285,9 @@ RW_API int rw_dtlsserver_process_data(rw_dtlsserver *s, rw_connid id);
  *    RejectedConnectionCount (read-only). Fixed while listening.
  *  AllowedClients ("*"), BlockedClients (""): as TCPServer; they preset
  *    ConnectionRequest's accept.
- *  UseIPv6 (0 = IPv4, 1 = IPv6 only, 2 = both on one socket), LogLevel (2),
+ *  UseIPv6 (0 = IPv4, 1 = IPv6 only, 2 = both on one socket), ShareLocalPort
+ *    (false; SO_REUSEADDR + SO_REUSEPORT), DontFragment (false), InBufferSize /
+ *    OutBufferSize (0 = system; SO_RCVBUF / SO_SNDBUF), LogLevel (2),
  *  DoEventsTimeout (1000 ms),
  *  HandshakeTimeout (30 s): a handshake not finished by then fails with
  *    Connected(10060, "Handshake timeout"),

@@ -327,3 +327,27 @@ Test(dtls_raw, unsupported_and_invalid_settings)
 	cr_assert_str_eq(rw_strerror(RW_EDTLS_NOT_SUPPORTED), "Not supported.");
 	rw_dtlsserver_free(s);
 }
+
+Test(dtls_raw, share_local_port)
+{
+	struct dt_rec r1, r2;
+	char pem[256];
+	snprintf(pem, sizeof(pem), "%s/server.pem", dt_certs());
+	dt_rec_init(&r1);
+	dt_rec_init(&r2);
+	rw_dtlsserver *a = dt_server(&r1, pem, NULL, false);
+	cr_assert_eq(rw_dtlsserver_config(a, "ShareLocalPort=True", NULL, 0), 0);
+	cr_assert_eq(rw_dtlsserver_config(a, "InBufferSize=1048576", NULL, 0), 0);
+	cr_assert_eq(rw_dtlsserver_config(a, "DontFragment=True", NULL, 0), 0);
+	cr_assert_eq(rw_dtlsserver_start_listening(a), 0);
+	int port = rw_dtlsserver_get_local_port(a);
+	rw_dtlsserver *b = dt_server(&r2, pem, NULL, false);
+	rw_dtlsserver_set_local_port(b, port);
+	cr_assert_eq(rw_dtlsserver_start_listening(b), -RW_EADDRINUSE, "without ShareLocalPort");
+	cr_assert_eq(rw_dtlsserver_config(b, "ShareLocalPort=True", NULL, 0), 0);
+	cr_assert_eq(rw_dtlsserver_start_listening(b), 0, "both share the port");
+	cr_assert_eq(rw_dtlsserver_get_local_port(b), port);
+	cr_assert_eq(rw_dtlsserver_config(b, "ShareLocalPort=False", NULL, 0), -RW_EBAD_STATE);
+	rw_dtlsserver_free(b);
+	rw_dtlsserver_free(a);
+}
