@@ -211,11 +211,6 @@ static bool stopped(const struct rw_conn *c, const struct rw_ws_conn *wc)
 	return (c->flags & (RW_C_CLOSING | RW_C_PAUSED)) || wc->zombie;
 }
 
-struct rw_ws_ctx {
-	struct rw_ws_conn *wc;
-	struct rw_conn *c;
-};
-
 ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len)
 {
 	struct rw_ws_conn *wc = c->layer;

@@ -97,6 +97,12 @@ struct rw_ws_conn {
 	bool ping_waiting, pong_seen;
 };
 
+/* What the frame callbacks get as their context. */
+struct rw_ws_ctx {
+	struct rw_ws_conn *wc;
+	struct rw_conn *c;
+};
+
 /* wsserver.c */
 struct rw_ws_conn *rw__ws_conn(const struct rw_wsserver *ws, rw_connid id, struct rw_conn **cp);
 void rw__ws_log(struct rw_wsserver *ws, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

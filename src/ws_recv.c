@@ -12,11 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct rw_ws_ctx {
-	struct rw_ws_conn *wc;
-	struct rw_conn *c;
-};
-
 static int halt(const struct rw_ws_ctx *x)
 {
 	return (x->c->flags & (RW_C_CLOSING | RW_C_PAUSED)) || x->wc->zombie || x->wc->phase == WS_DONE;
@@ -70,6 +65,10 @@ static int piece(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
 	}
 	if (wc->line_mode) {
 		lines(x, d, n, eom);
+	} else if (wc->ws->set.buffer_message && eom && wc->msg_len == 0) {
+		/* A message that arrived in one piece goes out from where it lies
+		 * (the receive buffer): no copy, no buffer. */
+		fire_data(x, wc->rx_opcode, d, n, true, false);
 	} else if (wc->ws->set.buffer_message) {
 		if (wc->msg_len + n > wc->msg_cap) {
 			size_t cap = wc->msg_cap ? wc->msg_cap : 4096;
@@ -87,15 +86,15 @@ static int piece(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
 			memcpy(wc->msg + wc->msg_len, d, n);
 		wc->msg_len += n;
 		if (eom) {
+			/* The buffer leaves the connection with the message, so an idle
+			 * connection holds none (it is taken first: the handler may
+			 * make a nested turn that starts the next message). */
+			uint8_t *m = wc->msg;
 			size_t len = wc->msg_len;
-			wc->msg_len = 0;
-			fire_data(x, wc->rx_opcode, wc->msg, len, true, false);
-			/* Keep a small buffer for the next message, not a big one. */
-			if (wc->msg_cap > 65536 && !x->wc->zombie) {
-				free(wc->msg);
-				wc->msg = NULL;
-				wc->msg_cap = 0;
-			}
+			wc->msg = NULL;
+			wc->msg_len = wc->msg_cap = 0;
+			fire_data(x, wc->rx_opcode, m, len, true, false);
+			free(m);
 		}
 	} else if (n || eom) {
 		fire_data(x, wc->rx_started ? 0 : wc->rx_opcode, d, n, eom, false);
