@@ -230,6 +230,9 @@ struct rw_tcp_settings {
 	char *ssl_groups13, *ssl_groups12;
 	char *ssl_sigalgs13, *ssl_sigalgs12; /* NULL: wolfSSL's defaults */
 	bool ssl_renegotiation;
+	int ssl_cipher_strength;   /* SSLCipherStrength: minimum bulk key bits, 0 = any */
+	uint8_t *ssl_cert_der;     /* SSLCertEncoded, decoded; NULL = unset */
+	size_t ssl_cert_der_len;
 	bool ssl_authenticate_clients;
 	char *ssl_client_ca_certs, *ssl_ca_file;
 };

@@ -45,6 +45,7 @@ static const struct cfg_entry entries[] = {
 	{"LogLevel", T_INT, S(log_level), 0, 4, 0},
 	{"DefaultConnectionTimeout", T_INT, S(default_connection_timeout), 0, 86400, 0},
 	{"SSLEnabledProtocols", T_INT, S(ssl_protocols), 0, 65535, F_NOT_WHILE_LISTENING},
+	{"SSLCipherStrength", T_INT, S(ssl_cipher_strength), 0, 512, F_NOT_WHILE_LISTENING},
 	{"RingEntries", T_LOOP, L(ring_entries), 8, 32768, 0},
 	{"RecvBufferSize", T_LOOP, L(recv_buffer_size), 512, 1 << 24, 0},
 	{"RecvBufferCount", T_LOOP, L(recv_buffer_count), 1, 32768, 0},
@@ -212,12 +213,14 @@ static int conn_config(struct rw_tcpserver *s, const rw_cfg_item *it, char *out,
 	if (rw_cfg_name_is(it, "SendQueueBytes"))
 		return put(out, len, "%u", c->sq_bytes);
 	if (rw_cfg_name_is(it, "SSLNegotiatedVersion") || rw_cfg_name_is(it, "SSLNegotiatedCipherSuite") ||
-	    rw_cfg_name_is(it, "SSLNegotiatedALPN") || rw_cfg_name_is(it, "SSLServerName")) {
+	    rw_cfg_name_is(it, "SSLNegotiatedALPN") || rw_cfg_name_is(it, "SSLServerName") ||
+	    rw_cfg_name_is(it, "SSLNegotiatedCipher")) {
 		if (!c->tls || !(c->flags & RW_C_TLS_OPEN))
 			return put(out, len, "%s", "");
 		const char *v = rw_cfg_name_is(it, "SSLNegotiatedVersion") ? rw__tls_version(c->tls)
 		              : rw_cfg_name_is(it, "SSLNegotiatedALPN")    ? rw__tls_alpn(c->tls)
 		              : rw_cfg_name_is(it, "SSLServerName")        ? rw__tls_server_name(c->tls)
+		              : rw_cfg_name_is(it, "SSLNegotiatedCipher")  ? rw__tls_bulk_cipher(c->tls)
 		                                                           : rw__tls_cipher(c->tls);
 		return put(out, len, "%s", v);
 	}

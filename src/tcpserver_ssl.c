@@ -2,6 +2,8 @@
  * server certificate into a TLS context at StartListening. */
 #include "internal.h"
 
+#include "proto/base64.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -145,8 +147,8 @@ static int ctx_build(struct rw_tcpserver *s, const struct rw_tls_cert *cert, str
 	int rc = rw__tls_ctx_new(&ctx, cert, st->ssl_protocols, subject, subject_len);
 	if (rc == 0 && st->ssl_alpn)
 		rc = rw__tls_ctx_set_alpn(ctx, st->ssl_alpn);
-	if (rc == 0 && st->ssl_cipher_suites)
-		rc = rw__tls_ctx_set_ciphers(ctx, st->ssl_cipher_suites);
+	if (rc == 0 && (st->ssl_cipher_suites || st->ssl_cipher_strength > 0))
+		rc = rw__tls_ctx_set_ciphers(ctx, st->ssl_cipher_suites, st->ssl_cipher_strength);
 	if (rc == 0 && (st->ssl_groups13 || st->ssl_groups12))
 		rc = rw__tls_ctx_set_groups(ctx, st->ssl_groups13, st->ssl_groups12);
 	if (rc == 0 && (st->ssl_sigalgs13 || st->ssl_sigalgs12))
@@ -164,6 +166,57 @@ static int ctx_build(struct rw_tcpserver *s, const struct rw_tls_cert *cert, str
 	return rc;
 }
 
+/* base64 DER from PEM or bare base64: armour lines and whitespace go. */
+static long decode_encoded(const char *in, uint8_t **out)
+{
+	size_t n = strlen(in), o = 0;
+	char *b64 = malloc(n + 1);
+	*out = malloc(n + 1);
+	long got = -1;
+	if (b64 && *out) {
+		for (const char *p = in; *p;) {
+			const char *eol = p + strcspn(p, "\n");
+			if (strncmp(p, "-----", 5) != 0) /* not a BEGIN/END line */
+				for (; p < eol; p++)
+					if (*p != ' ' && *p != '\t' && *p != '\r')
+						b64[o++] = *p;
+			p = *eol ? eol + 1 : eol;
+		}
+		got = o ? rw_base64_decode(b64, o, *out, n + 1) : -1;
+	}
+	free(b64);
+	if (got <= 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return got;
+}
+
+RW_API int rw_tcpserver_set_ssl_cert_encoded(rw_tcpserver *s, const char *encoded)
+{
+	if (s->listening)
+		return -RW_EBAD_STATE;
+	uint8_t *der = NULL;
+	long n = encoded && *encoded ? decode_encoded(encoded, &der) : 0;
+	if (n < 0)
+		return -RW_EBAD_VALUE;
+	free(s->set.ssl_cert_der);
+	s->set.ssl_cert_der = der;
+	s->set.ssl_cert_der_len = (size_t)n;
+	return 0;
+}
+
+RW_API int rw_tcpserver_get_ssl_cert_encoded(const rw_tcpserver *s, char *buf, size_t len)
+{
+	size_t n = s->set.ssl_cert_der_len;
+	const uint8_t *der = s->tls_ctx ? rw__tls_ctx_cert_der(s->tls_ctx, &n) : s->set.ssl_cert_der;
+	if (!buf || RW_BASE64_LEN(n) + 1 > len)
+		return -RW_EBUFFER_TOO_SMALL;
+	size_t o = der ? rw_base64_encode(der, n, buf) : 0;
+	buf[o] = 0;
+	return (int)o;
+}
+
 int rw__ssl_ctx_load(struct rw_tcpserver *s)
 {
 	const struct rw_tcp_settings *st = &s->set;
@@ -177,6 +230,12 @@ int rw__ssl_ctx_load(struct rw_tcpserver *s)
 		rc = ctx_build(s, &cert, &ctx, s->ssl_subject, sizeof(s->ssl_subject));
 	if (rc < 0)
 		return rc;
+	size_t n = 0;
+	const uint8_t *der = rw__tls_ctx_cert_der(ctx, &n);
+	if (st->ssl_cert_der && (!der || n != st->ssl_cert_der_len || memcmp(der, st->ssl_cert_der, n))) {
+		rw__tls_ctx_free(ctx); /* SSLCertEncoded names another certificate */
+		return -RW_ESSL_CERT_NOT_FOUND;
+	}
 	rw__ssl_ctxs_free(s);
 	s->tls_ctx = ctx;
 	return 0;
@@ -262,6 +321,9 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st)
 	free(st->ssl_keylog_file);
 	free(st->ssl_groups13);
 	free(st->ssl_groups12);
+	free(st->ssl_cert_der);
+	st->ssl_cert_der = NULL;
+	st->ssl_cert_der_len = 0;
 	free(st->ssl_sigalgs13);
 	free(st->ssl_sigalgs12);
 	st->ssl_keylog_file = st->ssl_groups13 = st->ssl_groups12 = NULL;

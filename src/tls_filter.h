@@ -114,9 +114,10 @@ int rw__tls_ctx_set_client_auth(struct rw_tls_ctx *ctx, const char *ca_pem, cons
 
 /* SSLEnabledCipherSuites: "*" (or NULL/"") = wolfSSL's defaults; otherwise a
  * ';' or ',' separated list of IANA names (TLS_AES_128_GCM_SHA256, ...) or
- * OpenSSL-style names. -RW_EBAD_VALUE names an unknown suite; none usable:
- * -RW_ENOT_SUPPORTED. */
-int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *ctx, const char *list);
+ * OpenSSL-style names. min_bits > 0 (SSLCipherStrength) keeps only suites
+ * whose bulk cipher key has at least that many bits. -RW_EBAD_VALUE names an
+ * unknown suite; none usable: -RW_ENOT_SUPPORTED. */
+int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *ctx, const char *list, int min_bits);
 
 /* Key logging (SSLKeyLogFile): with it on, the keylog callback gets the NSS
  * key log lines of every handshake: "CLIENT_RANDOM <random> <master secret>"
@@ -147,11 +148,16 @@ int rw__tls_ctx_set_sigalgs(struct rw_tls_ctx *ctx, const char *tls13, const cha
  * unknown name: -RW_EBAD_VALUE; a group this wolfSSL lacks: -RW_ENOT_SUPPORTED. */
 int rw__tls_ctx_set_groups(struct rw_tls_ctx *ctx, const char *tls13, const char *tls12);
 
+/* The context's own certificate (DER), or NULL. */
+const uint8_t *rw__tls_ctx_cert_der(struct rw_tls_ctx *ctx, size_t *len);
+
 const char *rw__tls_error_text(const struct rw_tls *t);
 const char *rw__tls_alpn(const struct rw_tls *t);        /* selected protocol or "" */
 const char *rw__tls_server_name(const struct rw_tls *t); /* the client's SNI or "" */
 const char *rw__tls_version(const struct rw_tls *t); /* "TLSv1.3", ... */
 const char *rw__tls_cipher(const struct rw_tls *t);
+/* The bulk cipher of the negotiated suite: "AES_128_GCM", "CHACHA20_POLY1305". */
+const char *rw__tls_bulk_cipher(const struct rw_tls *t);
 int rw__tls_cipher_bits(const struct rw_tls *t); /* bulk cipher key bits, e.g. 128 */
 /* Key exchange ("ECDHE", "DHE", "RSA"), its group ("SECP256R1", "X25519") and
  * strength in bits (256, 253, 2048; 0 when unknown). */

@@ -23,6 +23,15 @@ const char *rw__tls_server_name(const struct rw_tls *t)
 	return t->server_name;
 }
 
+const uint8_t *rw__tls_ctx_cert_der(struct rw_tls_ctx *ctx, size_t *len)
+{
+	WOLFSSL_X509 *x = wolfSSL_CTX_get0_certificate(ctx->ctx);
+	int n = 0;
+	const unsigned char *der = x ? wolfSSL_X509_get_der(x, &n) : NULL;
+	*len = der && n > 0 ? (size_t)n : 0;
+	return *len ? der : NULL;
+}
+
 const char *rw__tls_suite_name(uint16_t suite)
 {
 	const char *n = wolfSSL_get_cipher_name_iana_from_suite((unsigned char)(suite >> 8), (unsigned char)suite);
@@ -72,6 +81,18 @@ size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len)
 	buf[o++] = '\n';
 	buf[o] = 0;
 	return o;
+}
+
+const char *rw__tls_bulk_cipher(const struct rw_tls *t)
+{
+	static __thread char bulk[64];
+	const char *iana = rw__tls_cipher(t), *w = strstr(iana, "_WITH_");
+	w = w ? w + 6 : strncmp(iana, "TLS_", 4) == 0 ? iana + 4 : iana;
+	snprintf(bulk, sizeof(bulk), "%s", w);
+	char *mac = strrchr(bulk, '_'); /* the MAC/PRF hash ends every IANA name */
+	if (mac && strncmp(mac, "_SHA", 4) == 0)
+		*mac = 0;
+	return bulk;
 }
 
 int rw__tls_cipher_bits(const struct rw_tls *t)

@@ -30,12 +30,60 @@ static const char *wolf_cipher_name(const char *name, char *all, size_t all_len)
 	return NULL;
 }
 
-int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *c, const char *list)
+/* Bulk cipher key bits of a wolfSSL suite name ("ECDHE-RSA-AES256-GCM-SHA384",
+ * "TLS13-CHACHA20-POLY1305-SHA256"), for SSLCipherStrength. */
+static int name_bits(const char *w)
 {
-	if (!list || !*list || strcmp(list, "*") == 0)
+	if (strstr(w, "NULL"))
 		return 0;
-	char out[4096] = "", name[128], all[8192];
+	if (strstr(w, "CHACHA20"))
+		return 256;
+	if (strstr(w, "DES-CBC3") || strstr(w, "3DES"))
+		return 112;
+	static const char *const families[] = {"AES", "CAMELLIA", "ARIA"};
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		const char *f = strstr(w, families[i]);
+		if (f) {
+			f += strlen(families[i]);
+			f += *f == '-' || *f == '_';
+			int bits = atoi(f);
+			if (bits)
+				return bits;
+		}
+	}
+	return 128;
+}
+
+/* Keep the names of a ':' list (in place) whose bulk cipher has min_bits. */
+static size_t keep_strong(char *list, int min_bits)
+{
 	size_t o = 0;
+	char *save = NULL;
+	for (char *w = strtok_r(list, ":", &save); w; w = strtok_r(NULL, ":", &save)) {
+		if (name_bits(w) < min_bits)
+			continue;
+		size_t n = strlen(w);
+		if (o)
+			list[o++] = ':';
+		memmove(list + o, w, n);
+		o += n;
+	}
+	list[o] = 0;
+	return o;
+}
+
+int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *c, const char *list, int min_bits)
+{
+	char out[8192] = "", name[128], all[8192];
+	size_t o = 0;
+	if (!list || !*list || strcmp(list, "*") == 0) {
+		if (min_bits <= 0)
+			return 0;
+		if (wolfSSL_get_ciphers(out, (int)sizeof(out)) != WOLFSSL_SUCCESS)
+			return -RW_ESSL_LIBRARY;
+		o = strlen(out);
+		list = "";
+	}
 	for (const char *p = list; *p;) {
 		size_t n = strcspn(p, ";,");
 		while (n && (*p == ' ' || *p == '\t'))
@@ -60,6 +108,8 @@ int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *c, const char *list)
 		if (*p)
 			p++;
 	}
+	if (min_bits > 0)
+		o = keep_strong(out, min_bits);
 	if (!o || wolfSSL_CTX_set_cipher_list(c->ctx, out) != WOLFSSL_SUCCESS)
 		return -RW_ENOT_SUPPORTED;
 	return 0;

@@ -132,6 +132,14 @@ RW_API int rw_tcpserver_set_ssl_cert_subject(rw_tcpserver *s, const char *subjec
 RW_API int rw_tcpserver_set_ssl_cert_store_password(rw_tcpserver *s, const char *password);
 /* The selected certificate's subject after start_listening (or ""). */
 RW_API int rw_tcpserver_get_ssl_cert_subject(const rw_tcpserver *s, char *buf, size_t len);
+/* SSLCertEncoded: the certificate as base64 DER (PEM armour and line breaks
+ * are accepted on set). Set: start_listening then requires the store's
+ * certificate to be this one (else -RW_ESSL_CERT_NOT_FOUND; bad base64:
+ * -RW_EBAD_VALUE at once). Get: the selected certificate after
+ * start_listening, else what was set (or ""); the length, or
+ * -RW_EBUFFER_TOO_SMALL. */
+RW_API int rw_tcpserver_set_ssl_cert_encoded(rw_tcpserver *s, const char *encoded);
+RW_API int rw_tcpserver_get_ssl_cert_encoded(const rw_tcpserver *s, char *buf, size_t len);
 
 /* SSLAuthenticateClients (default false): ask each client for a certificate
  * and fire SSLClientAuthentication (see the event). Fixed while listening. */

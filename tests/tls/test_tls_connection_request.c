@@ -58,7 +58,7 @@ static int s_client(rw_tcpserver *s, const char *opts, char *out, size_t len)
 {
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd),
-	         "(echo hello; sleep 0.3) | openssl s_client -connect 127.0.0.1:$1 %s 2>/dev/null | "
+	         "(echo hello; sleep 1) | openssl s_client -connect 127.0.0.1:$1 %s 2>/dev/null | "
 	         "grep -E '^(subject=|hello$)'", opts);
 	return run_shell(s, cmd, out, len, 20);
 }

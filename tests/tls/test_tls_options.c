@@ -58,7 +58,7 @@ Test(tls_options, key_log_file_for_tls13)
 /* openssl s_client renegotiates when a line "R" is typed (it says
  * RENEGOTIATING on stderr); the lines around it are echoed. */
 static const char *const s_client_renegotiate =
-	"(printf 'before\\n'; sleep 0.5; printf 'R\\n'; sleep 0.5; printf 'after\\n'; sleep 0.5) | "
+	"(printf 'before\\n'; sleep 1; printf 'R\\n'; sleep 1; printf 'after\\n'; sleep 1) | "
 	"openssl s_client -connect 127.0.0.1:$1 -tls1_2 2>/dev/null | grep -E '^(before|after|RENEGOTIATING)$'";
 
 static int errors_seen;
@@ -83,7 +83,7 @@ Test(tls_options, renegotiation_is_refused_by_default)
 	cr_assert_eq(st.last_status, RW_ESSL_HANDSHAKE);
 	cr_assert_eq(errors_seen, 1);
 	/* The next client is served as usual. */
-	cr_assert_eq(run_shell(s, "(echo again; sleep 0.5) | openssl s_client -connect 127.0.0.1:$1 2>/dev/null | grep -x again",
+	cr_assert_eq(run_shell(s, "(echo again; sleep 1) | openssl s_client -connect 127.0.0.1:$1 2>/dev/null | grep -x again",
 	                       out, sizeof(out), 20), 0);
 	cr_assert_str_eq(out, "again\n");
 	rw_tcpserver_free(s);
@@ -184,10 +184,93 @@ Test(tls_options, pfx_chain_is_sent)
 	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
 	char out[8192];
 	snprintf(cmd, sizeof(cmd),
-	         "(echo chain; sleep 0.3) | openssl s_client -connect 127.0.0.1:$1 -showcerts -CAfile %s/ca "
+	         "(echo chain; sleep 1) | openssl s_client -connect 127.0.0.1:$1 -showcerts -CAfile %s/ca "
 	         "-verify_return_error 2>/dev/null | grep -cE '^-----BEGIN CERTIFICATE|^chain$'", dir);
 	cr_assert_eq(run_shell(s, cmd, out, sizeof(out), 20), 0, "%s", out);
 	cr_assert_str_eq(out, "3\n", "two certificates sent, verified against the CA, then the echo");
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+static char cert_b64[4096];
+
+static void read_file(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(out, 1, len - 1, p);
+	out[n] = 0;
+	pclose(p);
+	while (n && (out[n - 1] == '\n'))
+		out[--n] = 0;
+}
+
+Test(tls_options, cert_encoded_selects_and_reports_the_certificate)
+{
+	make_cert();
+	char cmd[600], other[4096];
+	snprintf(cmd, sizeof(cmd), "openssl x509 -in %s -outform DER | base64 -w0", pem);
+	read_file(cmd, cert_b64, sizeof(cert_b64));
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null "
+	         "-days 2 -subj /CN=other 2>/dev/null");
+	read_file(cmd, other, sizeof(other));
+	struct state st = {0};
+	rw_tcpserver *s = tls_server_unstarted(&st, &events);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_encoded(s, "not base64!"), -RW_EBAD_VALUE);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_encoded(s, other), 0, "PEM armour is accepted");
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_ESSL_CERT_NOT_FOUND, "the store holds another certificate");
+	char own_pem[4096];
+	snprintf(cmd, sizeof(cmd), "openssl x509 -in %s", pem);
+	read_file(cmd, own_pem, sizeof(own_pem));
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_encoded(s, own_pem), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char got[4096];
+	cr_assert_eq(rw_tcpserver_get_ssl_cert_encoded(s, got, 8), -RW_EBUFFER_TOO_SMALL);
+	cr_assert_gt(rw_tcpserver_get_ssl_cert_encoded(s, got, sizeof(got)), 0);
+	cr_assert_str_eq(got, cert_b64);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
+
+static char neg_cipher[64];
+
+static void on_connected_cipher(rw_tcpserver *s, const rw_tcpserver_connected *e, void *u)
+{
+	on_connected(s, e, u);
+	char key[64];
+	snprintf(key, sizeof(key), "SSLNegotiatedCipher[%lld]", (long long)e->connection_id);
+	if (!e->status_code)
+		cr_assert_geq(rw_tcpserver_config(s, key, neg_cipher, sizeof(neg_cipher)), 0);
+}
+
+Test(tls_options, cipher_strength_and_negotiated_cipher)
+{
+	make_cert();
+	struct state st = {0};
+	static const rw_tcpserver_events ev = {
+		.connected = on_connected_cipher, .disconnected = on_disconnected, .data_in = on_data,
+	};
+	rw_tcpserver *s = tls_server_unstarted(&st, &ev);
+	cr_assert_eq(rw_tcpserver_config(s, "SSLCipherStrength=256", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char out[256];
+	static const char *const weak =
+		"(echo c; sleep 1) | openssl s_client -connect 127.0.0.1:$1 -tls1_3 "
+		"-ciphersuites TLS_AES_128_GCM_SHA256 2>/dev/null | grep -x c";
+	run_shell(s, weak, out, sizeof(out), 20);
+	cr_assert_str_eq(out, "", "a client with only AES-128 finds no cipher of 256 bits");
+	static const char *const strong =
+		"(echo c; sleep 1) | openssl s_client -connect 127.0.0.1:$1 -tls1_3 "
+		"-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384 2>/dev/null | grep -x c";
+	cr_assert_eq(run_shell(s, strong, out, sizeof(out), 20), 0);
+	cr_assert_str_eq(out, "c\n");
+	cr_assert_str_eq(neg_cipher, "AES_256_GCM");
+	static const char *const tls12 =
+		"(echo c; sleep 1) | openssl s_client -connect 127.0.0.1:$1 -tls1_2 "
+		"-cipher ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256 2>/dev/null | grep -x c";
+	cr_assert_eq(run_shell(s, tls12, out, sizeof(out), 20), 0);
+	cr_assert_str_eq(neg_cipher, "CHACHA20_POLY1305");
 	rw_tcpserver_free(s);
 	drop_cert();
 }

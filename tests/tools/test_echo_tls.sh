@@ -29,7 +29,7 @@ start() {
 }
 stop() { kill "$PID"; wait "$PID" || true; PID=; }
 # echo_via ARGS...: send a line through s_client, print what came back.
-echo_via() { (echo "ping-$$"; sleep 0.4) | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" "$@" 2>/dev/null | grep -x "ping-$$" || true; }
+echo_via() { (echo "ping-$$"; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" "$@" 2>/dev/null | grep -x "ping-$$" || true; }
 
 # 1. self-signed, made once
 start
