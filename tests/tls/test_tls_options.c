@@ -274,3 +274,28 @@ Test(tls_options, cipher_strength_and_negotiated_cipher)
 	rw_tcpserver_free(s);
 	drop_cert();
 }
+
+Test(tls_options, tls12_only_server_refuses_a_tls13_only_client)
+{
+	make_cert();
+	struct state st = {0};
+	rw_tcpserver *s = tls_server_unstarted(&st, &events);
+	cr_assert_eq(rw_tcpserver_config(s, "SSLEnabledProtocols=3072", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char out[256];
+	run_shell(s, "(echo v; sleep 1) | openssl s_client -connect 127.0.0.1:$1 -tls1_3 2>/dev/null | grep -x v",
+	          out, sizeof(out), 20);
+	cr_assert_str_eq(out, "", "no TLS 1.3 on a TLS 1.2-only server");
+	pump_until(s, &st.disconnected, 1, 5);
+	cr_assert_neq(st.failed_status, 0, "Connected with a non-zero status");
+	cr_assert_eq(run_shell(s, "(echo v; sleep 1) | openssl s_client -connect 127.0.0.1:$1 -tls1_2 2>/dev/null | grep -x v",
+	                       out, sizeof(out), 20), 0);
+	cr_assert_str_eq(out, "v\n");
+	rw_tcpserver_free(s);
+	/* TLS 1.0 (192) and 1.1 (768) are refused by decision. */
+	s = tls_server_unstarted(&st, &events);
+	cr_assert_eq(rw_tcpserver_config(s, "SSLEnabledProtocols=3840", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), -RW_ENOT_SUPPORTED);
+	rw_tcpserver_free(s);
+	drop_cert();
+}
