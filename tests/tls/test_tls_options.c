@@ -22,21 +22,8 @@ Test(tls_options, key_log_file_for_tls13)
 	make_cert();
 	struct state st = {0};
 	rw_tcpserver *s = tls_server_unstarted(&st, &events);
-	char setting[400], server_log[300], client_log[300];
-	snprintf(server_log, sizeof(server_log), "%s/server.keys", dir);
-	snprintf(client_log, sizeof(client_log), "%s/client.keys", dir);
-	snprintf(setting, sizeof(setting), "SSLKeyLogFile=%s", server_log);
-	cr_assert_eq(rw_tcpserver_config(s, setting, NULL, 0), 0);
-	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
-	char script[1024];
-	snprintf(script, sizeof(script),
-		PY_TLS_CTX
-		"ctx.verify_mode = ssl.CERT_NONE; ctx.minimum_version = ssl.TLSVersion.TLSv1_3\n"
-		"ctx.keylog_filename = '%s'\n"
-		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
-		"s.sendall(b'k'); s.recv(1); s.close(); print('ok')\n", client_log);
-	char out[32];
-	cr_assert_eq(run_python(s, script, out, sizeof(out), 20), 0, "%s", out);
+	char server_log[300], client_log[300];
+	key_log_exchange(s, "ctx.minimum_version = ssl.TLSVersion.TLSv1_3", server_log, client_log);
 	char cmd[1600];
 	if (RW_TEST_WOLFSSL_TUNED) {
 		/* The four traffic secrets, each the very line the client logged. */

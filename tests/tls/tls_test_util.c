@@ -176,3 +176,22 @@ int raw_connect(int port)
 	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	return fd;
 }
+
+void key_log_exchange(rw_tcpserver *s, const char *version_line, char *server_log, char *client_log)
+{
+	char setting[400];
+	snprintf(server_log, 300, "%s/server.keys", dir);
+	snprintf(client_log, 300, "%s/client.keys", dir);
+	snprintf(setting, sizeof(setting), "SSLKeyLogFile=%s", server_log);
+	cr_assert_eq(rw_tcpserver_config(s, setting, NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char script[1024];
+	snprintf(script, sizeof(script),
+		PY_TLS_CTX
+		"ctx.verify_mode = ssl.CERT_NONE; %s\n"
+		"ctx.keylog_filename = '%s'\n"
+		"s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='x')\n"
+		"s.sendall(b'k'); s.recv(1); s.close(); print('ok')\n", version_line, client_log);
+	char out[32];
+	cr_assert_eq(run_python(s, script, out, sizeof(out), 20), 0, "%s", out);
+}

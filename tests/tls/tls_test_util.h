@@ -41,5 +41,9 @@ int run_python(rw_tcpserver *s, const char *script, char *out, size_t out_len, d
 int run_shell(rw_tcpserver *s, const char *cmd, char *out, size_t out_len, double seconds);
 void pump_until(rw_tcpserver *s, const int *counter, int want, double seconds);
 int raw_connect(int port);
+/* SSLKeyLogFile=DIR/server.keys, start listening, and one exchange with a
+ * python client (version_line restricts its TLS version) that writes its own
+ * key log to DIR/client.keys; the two paths are returned (300 bytes each). */
+void key_log_exchange(rw_tcpserver *s, const char *version_line, char *server_log, char *client_log);
 
 #endif
