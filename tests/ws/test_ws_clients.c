@@ -167,10 +167,18 @@ Test(ws_python, server_disconnect_and_messages_from_server)
 
 /* ---- node ws --------------------------------------------------------------- */
 
+/* RW_NODE_PREFIX (meson sets it to <build>/node), else ./build/node; node's
+ * require() needs an absolute path. */
 static const char *node_prefix(void)
 {
+	static char abs[4096];
 	const char *p = getenv("RW_NODE_PREFIX");
-	return p && *p ? p : "build/node";
+	if (p && *p)
+		return p;
+	if (!getcwd(abs, sizeof(abs) - 16))
+		return "build/node";
+	strcat(abs, "/build/node");
+	return abs;
 }
 
 /* Install ws@8 into the build tree once (npm, no global state). */
@@ -284,12 +292,51 @@ Test(ws_wss, python_over_tls_with_compression)
 	cr_assert(strstr(out, "ext permessage-deflate"), "%s", out);
 	wst_wait(s, r->disc == 1, 5000);
 	cr_assert_eq(wst_count(r, -1, WE_DATA), 8);
-	/* A plain ws:// client against the TLS port fails. */
+	/* A plain ws:// client against the TLS port fails: the failed TLS
+	 * handshake gives Error, then Disconnected(1006), and no WebSocket. */
 	char resp[256];
+	int errors = r->errors;
 	int fd = wst_raw_open(s, port, "/", NULL, resp, sizeof(resp));
 	cr_assert(strncmp(resp, "HTTP/1.1 101", 12) != 0, "plaintext got: %s", resp);
+	wst_wait(s, r->disc == 2, 5000);
+	cr_assert_gt(r->errors, errors);
+	cr_assert_eq(wst_nth(r, -1, WE_DISC, 1)->code, 1006);
+	cr_assert_eq(r->connected, 1);
 	close(fd);
 	wst_end(s, r);
 	free(r);
 	drop_cert();
+}
+
+Test(ws_python, blocking_ping_gets_the_pong)
+{
+	need_python();
+	GO(NULL);
+	rwt_proc p = {0};
+	char ps[16];
+	snprintf(ps, sizeof(ps), "%d", port);
+	char *argv[] = {"/usr/bin/python3", "-c",
+		"import asyncio, sys, websockets\n"
+		"async def main():\n"
+		"    async with websockets.connect(f'ws://127.0.0.1:{sys.argv[1]}/') as ws:\n"
+		"        try:\n"
+		"            await ws.recv()\n"
+		"        except websockets.ConnectionClosed as e:\n"
+		"            print('closed', e.code)\n"
+		"asyncio.run(main())\n",
+		ps, NULL};
+	cr_assert_eq(rwt_proc_spawn(&p, argv, false), 0);
+	wst_wait(s, r->ready == 1, 10000);
+	rw_connid id = r->last_id;
+	rw_wsserver_set_timeout(s, id, 5);
+	double t0 = rwt_now_ms();
+	cr_assert_eq(rw_wsserver_ping(s, id), 0);
+	cr_assert_lt(rwt_now_ms() - t0, 2000);
+	cr_assert_eq(r->pongs, 1);
+	cr_assert_eq(wst_nth(r, id, WE_PONG, 0)->len, 8);
+	rw_wsserver_disconnect(s, id);
+	cr_assert(wst_pump_until(s, rwt_proc_done, &p, 10000));
+	cr_assert(strstr(p.out, "closed 1000"), "%s", p.out);
+	rwt_proc_free(&p);
+	END();
 }
