@@ -350,3 +350,49 @@ Test(ws_flow, send_file_timeout_keeps_the_stream_valid)
 	close(fd);
 	END();
 }
+
+static void interrupt_on_stop(wst_rec *r, rw_wsserver *s, const rw_wsserver_data_in *e)
+{
+	if (e->text_len == 4 && !memcmp(e->text, "stop", 4))
+		rw_wsserver_interrupt(s, *(rw_connid *)r->ctx);
+}
+
+Test(ws_flow, interrupt_stops_send_file_from_another_event)
+{
+	GO("SendQueueLimit=65536");
+	rw_connid a, b;
+	int fa = wst_raw(s, r, port, NULL, &a);
+	int fb = wst_raw(s, r, port, NULL, &b);
+	r->ctx = &a;
+	r->on_data = interrupt_on_stop;
+	const char *path = temp_file(64u << 20, 3);
+	rw_wsserver_set_timeout(s, a, 10);
+	/* B's "stop" is read by a loop turn inside the blocking SendFile. */
+	wst_frame(fb, 0x81, "stop", 4);
+	double t0 = rwt_now_ms();
+	cr_assert_eq(rw_wsserver_send_file(s, a, path), -RW_EINTERRUPTED);
+	cr_assert_lt(rwt_now_ms() - t0, 3000);
+	cr_assert_eq(wst_count(r, b, WE_DATA), 1);
+	/* A's message ends with an empty final frame; A still works. */
+	for (int i = 0;; i++) {
+		uint8_t *p;
+		size_t n;
+		int b0 = wst_read_frame(s, fa, &p, &n, NULL, 5000);
+		cr_assert_geq(b0, 0);
+		free(p);
+		if (b0 & 0x80) {
+			cr_assert_eq(n, 0);
+			break;
+		}
+	}
+	rw_wsserver_set_timeout(s, a, 0);
+	cr_assert_eq(rw_wsserver_send_text(s, a, "next"), 0);
+	uint8_t *p;
+	size_t n;
+	cr_assert_eq(wst_read_frame(s, fa, &p, &n, NULL, 3000), 0x81);
+	free(p);
+	unlink(path);
+	close(fa);
+	close(fb);
+	END();
+}
