@@ -5,7 +5,8 @@
  *                  dispatch (known peer -> its session, else the cookie path)
  *   dtls_cookie.c  the stateless cookie exchange (HMAC, secret rotation)
  *   dtls_probe13.c the same for DTLS 1.3 ClientHellos, through wolfSSL
- *   dtls_sess.c    sessions: table, wolfSSL per peer, handshake, records, close
+ *   dtls_table.c   the session table (by peer, by id)
+ *   dtls_sess.c    sessions: wolfSSL per peer, handshake, records, close
  *   dtls_ssl.c     the wolfSSL context and the client-certificate callback
  *   dtls_api.c     send, disconnect, pause, per-connection properties
  *   dtls_config.c  server properties, settings and Config
@@ -196,11 +197,16 @@ void rw__dtls_stateless(struct rw_dtlsserver *s, const union rw_sockaddr *peer, 
                         const uint8_t *data, size_t len, const rw_dtls_client_hello *ch,
                         struct rw_dtls_sess *replacing);
 
-/* dtls_sess.c */
+/* dtls_table.c */
 int rw__dtls_table_init(struct rw_dtlsserver *s);
 void rw__dtls_table_free(struct rw_dtlsserver *s);
 struct rw_dtls_sess *rw__dtls_lookup(struct rw_dtlsserver *s, const union rw_sockaddr *peer);
 struct rw_dtls_sess *rw__dtls_find(const struct rw_dtlsserver *s, rw_connid id);
+void rw__dtls_table_insert(struct rw_dtls_sess *x);
+void rw__dtls_table_remove_id(struct rw_dtls_sess *x);
+void rw__dtls_unhash(struct rw_dtls_sess *x); /* out of the peer table only */
+
+/* dtls_sess.c */
 /* A verified, accepted peer: create its session and feed it the ClientHello. */
 void rw__dtls_sess_start(struct rw_dtlsserver *s, const union rw_sockaddr *peer, socklen_t plen,
                          const uint8_t *secret, const uint8_t *data, size_t len,
