@@ -233,8 +233,8 @@ RW_API int rw_wsserver_disconnect_with(rw_wsserver *ws, rw_connid id, int code, 
 	struct rw_ws_conn *wc = rw__ws_conn(ws, id, &c);
 	if (!c)
 		return -RW_EINVALID_CONNID;
-	if (!rw_ws_close_code_sendable(code))
-		return -RW_EBAD_VALUE;
+	if (!rw_ws_close_code_sendable(code) || (reason && !rw_utf8_valid((const uint8_t *)reason, strlen(reason))))
+		return -RW_EBAD_VALUE; /* a client would fail the connection with 1007 */
 	if (c->flags & RW_C_CLOSING)
 		return 0;
 	if (!wc || wc->phase != WS_OPEN) {

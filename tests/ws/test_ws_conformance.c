@@ -536,6 +536,18 @@ Test(ws_close, disconnect_default_and_custom)
 	cr_assert_eq(wst_read_close(s, fd, reason, sizeof(reason), 3000), 4002);
 	cr_assert_str_eq(reason, "");
 	close(fd);
+	fd = wst_raw(s, r, port, NULL, &id);
+	cr_assert_eq(rw_wsserver_disconnect_with(s, id, 1000, "\xc0\x80"), -RW_EBAD_VALUE);
+	cr_assert_eq(rw_wsserver_disconnect_with(s, id, 1006, NULL), -RW_EBAD_VALUE);
+	/* A long reason is cut to 123 bytes at a code-point boundary. */
+	char longr[200];
+	for (int i = 0; i < 66; i++)
+		memcpy(longr + 2 * i, "\xc3\xa9", 2);
+	longr[132] = 0;
+	cr_assert_eq(rw_wsserver_disconnect_with(s, id, 3000, longr), 0);
+	cr_assert_eq(wst_read_close(s, fd, reason, sizeof(reason), 3000), 3000);
+	cr_assert_eq(strlen(reason), 122);
+	close(fd);
 	cr_assert_eq(rw_wsserver_config(s, "DisconnectStatusCode=1005", NULL, 0), -RW_EBAD_VALUE);
 	cr_assert_eq(rw_wsserver_config(s, "DisconnectStatusCode=1006", NULL, 0), -RW_EBAD_VALUE);
 	END();
