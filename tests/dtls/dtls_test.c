@@ -89,9 +89,10 @@ static void on_disconnected(rw_dtlsserver *s, const rw_dtlsserver_disconnected *
 static void on_error(rw_dtlsserver *s, const rw_dtlsserver_error *e, void *u)
 {
 	(void)s;
-	(void)e;
 	struct dt_rec *r = u;
 	r->errors++;
+	r->last_error = e->error_code;
+	r->last_error_id = e->connection_id;
 	ev(r, 'X');
 }
 

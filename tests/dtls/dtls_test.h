@@ -15,7 +15,8 @@
 struct dt_rec {
 	int requests, connected_ok, connected_fail, disconnected, data_events, errors, auth_calls;
 	int statuses[8]; /* last Connected failure, last Disconnected status */
-	int last_connected_status, last_disc_status;
+	int last_connected_status, last_disc_status, last_error;
+	rw_connid last_error_id;
 	char last_disc_text[160], last_conn_text[160];
 	char req_addr[64];
 	int req_port;

@@ -360,6 +360,16 @@ Test(dtls_load, bad_record_on_an_established_tuple, .timeout = 60)
 	}
 	dt_pump_for(s, 200);
 	cr_assert_eq(r.data_events, 0);
+	cr_assert_eq(r.errors, 0, "forged records are dropped without an Error event");
+	/* Larger than a receive buffer (16 KiB): Error 400 for this connection. */
+	static uint8_t huge[30000];
+	memset(huge, 23, sizeof(huge));
+	cr_assert_eq(dt_send(c.fd, "127.0.0.1", rw_dtlsserver_get_local_port(s), huge, sizeof(huge)),
+	             (int)sizeof(huge));
+	struct dt_ge err = {&r.errors, 1};
+	cr_assert(dt_pump_until(s, dt_ge, &err, 2000), "an Error event for the oversized datagram");
+	cr_assert_eq(r.last_error, RW_EDTLS_INVALID_DATAGRAM);
+	cr_assert_eq(r.last_error_id, r.last_id);
 	cr_assert_eq(rw_dtlsserver_get_connection_count(s), 1, "the connection survives: %s", r.last_disc_text);
 	wolfSSL_write(c.ssl, "after", 5);
 	cr_assert(read_here(s, &c, "after"));
