@@ -74,7 +74,8 @@ print(hdr)
 print("-" * len(hdr))
 chart = []  # (scenario, peer, cpu ratio, rate ratio)
 for name, kind, mode, conns, size, pipe in scenarios:
-    servers = ["ringworks", "epoll", "libuv"] if mode == "tcp" else ["ringworks", "nginx"]
+    servers = {"tcp": ["ringworks", "epoll", "libuv"], "tls": ["ringworks", "nginx"],
+               "ws": ["ringworks", "node-ws"]}[mode]
     row = {"name": name, "kind": kind, "mode": mode, "connections": int(conns), "size": int(size),
            "pipeline": int(pipe), "servers": {}}
     print(name)

@@ -3,9 +3,9 @@
 #
 # Every scenario runs on ringworks-echo and on each applicable peer in the same
 # run: the classic epoll echo (perf/peers/epoll-echo), the libuv echo
-# (perf/peers/uv-echo) and, for TLS, nginx's stream module terminating TLS in
+# (perf/peers/uv-echo), for TLS nginx's stream module terminating TLS in
 # front of the epoll echo (config generated here, run as the current user on
-# a loopback port). Server on core 0, rw-load on core 1 (taskset), 3
+# a loopback port), for WebSocket node's ws package (perf/peers/ws-echo.js). Server on core 0, rw-load on core 1 (taskset), 3
 # repetitions (1 with --quick), medians, ratios ringworks / peer.
 #
 # Per run: messages/s (connections/s for churn), p50/p99/p99.9, the server's
@@ -53,6 +53,18 @@ NGINX="$(command -v nginx || true)"
 NGINX_STREAM_MOD=/usr/lib/nginx/modules/ngx_stream_module.so
 PEERS_TLS=()
 if [[ -n "$NGINX" && -f "$NGINX_STREAM_MOD" ]]; then PEERS_TLS+=(nginx); else note "no nginx with the stream module: TLS compared with nothing"; fi
+# node's ws package (npm, into BUILD/node, as the WSServer tests do)
+PEERS_WS=()
+if command -v node >/dev/null; then
+	if [[ ! -d "$BUILD/node/node_modules/ws" ]] && command -v npm >/dev/null; then
+		note "installing node's ws into $BUILD/node (npm)"
+		mkdir -p "$BUILD/node"
+		timeout 180 npm install --prefix "$BUILD/node" --no-audit --no-fund ws@8 >/dev/null 2>&1 ||
+			note "npm install ws failed"
+	fi
+	[[ -d "$BUILD/node/node_modules/ws" ]] && PEERS_WS+=(node-ws)
+fi
+((${#PEERS_WS[@]})) || note "no node ws package: WebSocket compared with nothing"
 PERF="$(command -v perf || true)"
 if [[ -n "$PERF" ]] && ! "$PERF" stat -e raw_syscalls:sys_enter -x, -- true >/dev/null 2>&1; then
 	note "perf stat cannot count raw_syscalls:sys_enter here: no syscall counts"
@@ -69,6 +81,8 @@ SCENARIOS=(
 	"TLS handshakes (churn 50)|churn|tls|50|64|1"
 	"TLS echo 1000 x 64 B|echo|tls|1000|64|1"
 	"TLS echo 100 x 16 KiB|echo|tls|100|16384|1"
+	"WS echo 1000 x 64 B|echo|ws|1000|64|1"
+	"WS echo 100 x 16 KiB|echo|ws|100|16384|1"
 )
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-bench.XXXXXX")"
@@ -142,6 +156,12 @@ start_server() {
 	ringworks:tls)
 		$(pin 0) "$SERVER_RW" --tls 0 --cert "$TMP/cert.pem" --backlog 4096 --max-connections 20000 >"$log" 2>&1 &
 		pid=$! ;;
+	ringworks:ws)
+		$(pin 0) "$SERVER_RW" --ws 0 --backlog 4096 --max-connections 20000 >"$log" 2>&1 &
+		pid=$! ;;
+	node-ws:ws)
+		NODE_PATH="$BUILD/node/node_modules" $(pin 0) node "$ROOT/perf/peers/ws-echo.js" 0 >"$log" 2>&1 &
+		pid=$! ;;
 	epoll:tcp)
 		$(pin 0) "$SERVER_EPOLL" --port 0 >"$log" 2>&1 &
 		pid=$! ;;
@@ -188,7 +208,7 @@ start_counter() {
 	"$PERF" stat -e raw_syscalls:sys_enter -x, -I 200 -p "$SAMPLE" -o "$1" >/dev/null 2>&1 &
 	COUNTER=$!
 	for _ in $(seq 200); do
-		grep -q '^ *[0-9.]*,[0-9]' "$1" 2>/dev/null && return 0
+		grep -q '^ *[0-9.]*,' "$1" 2>/dev/null && return 0 # first interval (may be "<not counted>")
 		sleep 0.05
 	done
 }
@@ -227,7 +247,11 @@ if [[ -n "${BENCH_ONLY:-}" ]]; then # BENCH_ONLY=REGEX: only the scenarios whose
 fi
 for s in "${SCENARIOS[@]}"; do
 	IFS='|' read -r name kind mode conns size pipe <<<"$s"
-	if [[ "$mode" == tls ]]; then servers=(ringworks "${PEERS_TLS[@]}"); else servers=(ringworks "${PEERS_TCP[@]}"); fi
+	case "$mode" in
+	tls) servers=(ringworks "${PEERS_TLS[@]}") ;;
+	ws) servers=(ringworks "${PEERS_WS[@]}") ;;
+	*) servers=(ringworks "${PEERS_TCP[@]}") ;;
+	esac
 	echo "bench: $name: ${servers[*]}" >&2
 	for rep in $(seq "$REPS"); do
 		for server in "${servers[@]}"; do

@@ -31,7 +31,10 @@
  * handshake), --pipeline messages, shutdown and close on direct descriptors
  * (IORING_OP_SOCKET into the same fixed-file slot), reporting connections/s;
  * --idle holds every connection idle for --duration and then checks that each
- * one still echoes.
+ * one still echoes. --mode ws speaks WebSocket (RFC 6455) over plain TCP: an
+ * HTTP upgrade, then each message one masked binary frame (mask key 0, so the
+ * payload is the pattern as is); the server's frames are parsed and their
+ * payload verified.
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -129,7 +132,7 @@ struct opts {
 	int server_pid[8]; /* none, or sample their CPU and RSS over the window */
 	unsigned nserver_pids;
 	const char *mark; /* created when the measured window starts */
-	bool quiet, tls, churn, idle;
+	bool quiet, tls, ws, churn, idle;
 };
 
 /* A process's CPU time and resident memory, from /proc. */
@@ -151,6 +154,10 @@ struct tls {
 	size_t in_len, in_off, in_cap, out_len[2], out_cap[2], sent;
 	int cur, fl; /* fl: the buffer in flight, or -1 */
 	bool hs_done;
+	/* --mode ws: the server's frame being parsed */
+	uint8_t hdr[14];
+	unsigned hdr_len, hdr_need;
+	uint64_t payload_left;
 };
 enum { P_CONNECT, P_WARMUP, P_MEASURE, P_DRAIN, P_DONE };
 
@@ -160,7 +167,7 @@ struct conn {
 	uint64_t t_cycle;                   /* --churn: when this cycle's connect went out */
 	uint32_t base;                      /* pattern offset of stream byte 0 */
 	uint8_t state;
-	bool sending, recv_armed, rearm_listed, seen, shut_pending;
+	bool sending, recv_armed, rearm_listed, seen, shut_pending, waiting;
 	struct tls *t;                      /* --mode tls */
 };
 
@@ -186,6 +193,7 @@ struct load {
 	struct sockaddr_storage dst;
 	socklen_t dstlen;
 	int phase;
+	bool barrier_done; /* tls/ws echo: messages start once every handshake is done */
 	uint64_t t_start, t_conn_done, t_measure, t_measure_end, t_drain, t_progress;
 	uint64_t progress_done;
 	struct rusage ru0, ru1;
@@ -285,9 +293,10 @@ static void usage(FILE *f)
 		"usage: rw-load --port PORT [options]\n"
 		"  --host ADDR        loopback server address (127.0.0.0/8 or ::1), default 127.0.0.1\n"
 		"  --port PORT        server port (required)\n"
-		"  --mode tcp|tls     plain TCP (default) or TLS: a wolfSSL client over the same\n"
-		"                     ring (custom I/O callbacks, no certificate check); the\n"
-		"                     echoed plaintext is verified\n"
+		"  --mode tcp|tls|ws  plain TCP (default); TLS: a wolfSSL client over the same\n"
+		"                     ring (custom I/O callbacks, no certificate check), the\n"
+		"                     echoed plaintext verified; ws: WebSocket (HTTP upgrade, each\n"
+		"                     message one masked binary frame, the echoed payload verified)\n"
 		"  --churn            each connection: connect (and handshake), --pipeline messages,\n"
 		"                     close, reconnect; reports connections/s (cycles in the window)\n"
 		"                     and the cycle latency (connect to last echo)\n"
@@ -385,8 +394,10 @@ static void parse_args(struct load *L, int argc, char **argv)
 		case 'm':
 			if (!strcmp(optarg, "tls"))
 				o->tls = true;
+			else if (!strcmp(optarg, "ws"))
+				o->ws = true;
 			else if (strcmp(optarg, "tcp"))
-				die("--mode must be tcp or tls");
+				die("--mode must be tcp, tls or ws");
 			break;
 		case 'P': {
 			char *save = NULL, *tok;
@@ -406,6 +417,8 @@ static void parse_args(struct load *L, int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
+	if (o->tls && o->ws)
+		die("--mode is one of tcp, tls, ws");
 	if (o->churn && o->idle)
 		die("--churn and --idle exclude each other");
 	if (o->idle)
@@ -698,6 +711,7 @@ static void tls_fail(struct load *L, unsigned idx, int ret, const char *where)
 /* ---- sends ---------------------------------------------------------------- */
 
 static void conn_lost(struct load *L, unsigned idx, int res);
+static void verify(struct load *L, unsigned idx, const uint8_t *p, unsigned n);
 
 /* Send what is queued and not yet sent, one send in flight per socket. */
 static void start_send(struct load *L, unsigned idx)
@@ -705,6 +719,45 @@ static void start_send(struct load *L, unsigned idx)
 	struct conn *c = &L->c[idx];
 	uint64_t left = c->tx_queued - c->tx_off;
 
+	if (L->o.ws) {
+		/* Frame every queued message: FIN + binary, masked with key 0 (the
+		 * payload goes out as is), into the accumulating buffer. */
+		struct tls *t = c->t;
+		while (c->state == C_OPEN && t->hs_done && c->tx_off < c->tx_queued) {
+			uint8_t h[14];
+			size_t hl = 2, n = L->o.size;
+			h[0] = 0x82;
+			if (n < 126) {
+				h[1] = (uint8_t)(0x80 | n);
+			} else if (n < 65536) {
+				h[1] = 0x80 | 126;
+				h[2] = (uint8_t)(n >> 8);
+				h[3] = (uint8_t)n;
+				hl = 4;
+			} else {
+				h[1] = 0x80 | 127;
+				for (int i = 0; i < 8; i++)
+					h[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+				hl = 10;
+			}
+			memset(h + hl, 0, 4);
+			hl += 4;
+			if (grow(&t->out[t->cur], &t->out_cap[t->cur], t->out_len[t->cur] + hl + n))
+				die("out of memory");
+			uint8_t *o = t->out[t->cur] + t->out_len[t->cur];
+			memcpy(o, h, hl);
+			for (size_t done = 0; done < n;) { /* the pattern wraps every PAT_PERIOD bytes */
+				size_t at = (c->base + c->tx_off + done) % PAT_PERIOD;
+				size_t k = n - done < PAT_PERIOD - at ? n - done : PAT_PERIOD - at;
+				memcpy(o + hl + done, L->pattern + at, k);
+				done += k;
+			}
+			t->out_len[t->cur] += hl + n;
+			c->tx_off += n;
+		}
+		tls_flush(L, idx);
+		return;
+	}
 	if (c->t) {
 		/* Encrypt the queued plaintext (the write callback never blocks). */
 		while (c->state == C_OPEN && c->t->hs_done && c->tx_off < c->tx_queued) {
@@ -802,8 +855,18 @@ static bool issuing(const struct load *L)
 }
 
 /* The connection is ready for messages: queue --pipeline of them. */
+static bool barrier(const struct load *L)
+{
+	return (L->o.tls || L->o.ws) && !L->o.churn && !L->barrier_done;
+}
+
 static void conn_ready(struct load *L, unsigned idx, uint64_t now)
 {
+	if (barrier(L)) { /* wait for the others (a server that is slow to accept) */
+		L->c[idx].waiting = true;
+		start_send(L, idx); /* the TLS Finished, if any */
+		return;
+	}
 	if (issuing(L))
 		for (unsigned k = 0; k < L->o.pipeline; k++)
 			issue_msg(L, idx, now);
@@ -852,6 +915,122 @@ static void churn_cycle_done(struct load *L, unsigned idx, uint64_t now)
 	set_ud(sqe, idx, OP_SHUTDOWN);
 }
 
+/* --mode ws: a new connection sends its HTTP upgrade request. */
+static int ws_begin(struct load *L, struct conn *c)
+{
+	static const char req[] =
+		"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	(void)L;
+	if (!c->t && !(c->t = calloc(1, sizeof *c->t)))
+		return -1;
+	struct tls *t = c->t;
+	t->in_len = t->in_off = t->sent = 0;
+	t->out_len[0] = t->out_len[1] = 0;
+	t->cur = 0;
+	t->fl = -1;
+	t->hs_done = false;
+	t->hdr_len = 0;
+	t->hdr_need = 2;
+	t->payload_left = 0;
+	if (grow(&t->out[0], &t->out_cap[0], sizeof req - 1))
+		return -1;
+	memcpy(t->out[0], req, sizeof req - 1);
+	t->out_len[0] = sizeof req - 1;
+	return 0;
+}
+
+static void ws_fail(struct load *L, unsigned idx, const char *why)
+{
+	if (!L->s.tls_err)
+		fprintf(stderr, "rw-load: connection %u: WebSocket: %s\n", idx, why);
+	L->s.tls_err++;
+	conn_lost(L, idx, -EPROTO);
+}
+
+static void ws_frames(struct load *L, unsigned idx, const uint8_t *p, size_t n)
+{
+	struct conn *c = &L->c[idx];
+	struct tls *t = c->t;
+
+	while (n && c->state == C_OPEN) {
+		if (t->payload_left) {
+			size_t k = n < t->payload_left ? n : (size_t)t->payload_left;
+			verify(L, idx, p, (unsigned)k);
+			t->payload_left -= k;
+			p += k;
+			n -= k;
+			continue;
+		}
+		t->hdr[t->hdr_len++] = *p++;
+		n--;
+		if (t->hdr_len == 2) {
+			unsigned op = t->hdr[0] & 0x0f, len7 = t->hdr[1] & 0x7f;
+			if (t->hdr[1] & 0x80)
+				{
+				ws_fail(L, idx, "masked frame from the server");
+				return;
+			}
+			if (op == 8)
+				{
+				ws_fail(L, idx, "close frame from the server");
+				return;
+			}
+			if (op != 2 && op != 0)
+				{
+				ws_fail(L, idx, "unexpected opcode from the server");
+				return;
+			}
+			t->hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0);
+		}
+		if (t->hdr_len < t->hdr_need)
+			continue;
+		unsigned len7 = t->hdr[1] & 0x7f;
+		uint64_t len = len7;
+		if (len7 == 126)
+			len = (uint64_t)t->hdr[2] << 8 | t->hdr[3];
+		else if (len7 == 127)
+			for (int i = 0; i < 8; i++)
+				len = len << 8 | t->hdr[2 + i];
+		t->payload_left = len;
+		t->hdr_len = 0;
+		t->hdr_need = 2;
+	}
+}
+
+static void ws_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n)
+{
+	struct conn *c = &L->c[idx];
+	struct tls *t = c->t;
+
+	if (t->hs_done) {
+		ws_frames(L, idx, p, n);
+		return;
+	}
+	if (grow(&t->in, &t->in_cap, t->in_len + n + 1))
+		die("out of memory");
+	memcpy(t->in + t->in_len, p, n);
+	t->in_len += n;
+	t->in[t->in_len] = 0;
+	char *end = strstr((char *)t->in, "\r\n\r\n");
+	if (!end) {
+		if (t->in_len > 8192)
+			ws_fail(L, idx, "no end of the upgrade response in 8 KiB");
+		return;
+	}
+	if (strncmp((char *)t->in, "HTTP/1.1 101", 12)) {
+		ws_fail(L, idx, "upgrade refused");
+		return;
+	}
+	t->hs_done = true;
+	L->s.handshakes++;
+	size_t used = (size_t)(end + 4 - (char *)t->in), rest = t->in_len - used;
+	conn_ready(L, idx, now_ns());
+	if (rest)
+		ws_frames(L, idx, t->in + used, rest);
+	t->in_len = 0;
+}
+
 static void on_connect(struct load *L, unsigned idx, int res, uint64_t now)
 {
 	struct conn *c = &L->c[idx];
@@ -876,6 +1055,12 @@ static void on_connect(struct load *L, unsigned idx, int res, uint64_t now)
 	if (first)
 		L->s.established++;
 	arm_recv(L, idx);
+	if (L->o.ws) {
+		if (ws_begin(L, c))
+			die("out of memory");
+		tls_flush(L, idx);
+		return;
+	}
 	if (L->o.tls) {
 		if (tls_begin(L, c))
 			die("out of memory for a TLS session");
@@ -1022,7 +1207,9 @@ static void on_recv(struct load *L, unsigned idx, const struct io_uring_cqe *cqe
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		uint8_t *p = L->bufs + (size_t)bid * L->buf_size;
 		if (res > 0 && c->state == C_OPEN) {
-			if (c->t)
+			if (L->o.ws)
+				ws_input(L, idx, p, (unsigned)res);
+			else if (c->t)
 				tls_input(L, idx, p, (unsigned)res);
 			else
 				verify(L, idx, p, (unsigned)res);
@@ -1169,10 +1356,23 @@ static void advance_phase(struct load *L, uint64_t now)
 	case P_WARMUP:
 		if (now - L->t_conn_done < (uint64_t)(L->o.warmup * NSEC))
 			break;
-		/* --idle: every first echo is back before the idle window starts;
-		 * --mode tls: every handshake is done before the window starts */
-		if (((L->o.idle && L->inflight_msgs) ||
-		     (L->o.tls && !L->o.churn && L->s.handshakes < L->s.established)) &&
+		/* tls/ws: every handshake done (or given up on), then the messages
+		 * start everywhere at once, then the warmup */
+		if (barrier(L)) {
+			if (L->s.handshakes < L->s.established && now - L->t_conn_done < CONNECT_PHASE_NS)
+				break;
+			L->barrier_done = true;
+			for (unsigned i = 0; i < L->o.conns; i++) {
+				if (!L->c[i].waiting || L->c[i].state != C_OPEN)
+					continue;
+				L->c[i].waiting = false;
+				conn_ready(L, i, now);
+			}
+			L->t_conn_done = now;
+			break;
+		}
+		/* --idle: every first echo is back before the idle window starts */
+		if (L->o.idle && L->inflight_msgs &&
 		    now - L->t_conn_done < (uint64_t)(L->o.warmup * NSEC) + CONNECT_PHASE_NS)
 			break;
 		L->phase = P_MEASURE;
@@ -1304,7 +1504,7 @@ static void print_table(const struct load *L, const struct result *r)
 	const struct stats *s = &L->s;
 
 	printf("rw-load: %s %s port %d, %u connections x %zu B, pipeline %u%s, %.1f s measured"
-	       " (warmup %.1f s)\n", L->o.tls ? "tls" : "tcp", L->o.host, L->o.port, L->o.conns,
+	       " (warmup %.1f s)\n", L->o.tls ? "tls" : L->o.ws ? "ws" : "tcp", L->o.host, L->o.port, L->o.conns,
 	       L->o.size, L->o.pipeline, L->o.churn ? ", churn" : L->o.idle ? ", idle" : "",
 	       r->secs, L->o.warmup);
 	printf("  %-26s %llu (in %.2f s)\n", "connections established",
@@ -1316,6 +1516,8 @@ static void print_table(const struct load *L, const struct result *r)
 	if (L->o.tls)
 		printf("  %-26s %llu (%s)\n", "TLS handshakes", (unsigned long long)s->handshakes,
 		       L->tls_info);
+	if (L->o.ws)
+		printf("  %-26s %llu\n", "WebSocket upgrades", (unsigned long long)s->handshakes);
 	if (L->o.churn)
 		printf("  %-26s %llu, %.0f/s (latency: connect to echo)\n", "connection cycles",
 		       (unsigned long long)s->cycles, r->conn_per_s);
@@ -1332,8 +1534,9 @@ static void print_table(const struct load *L, const struct result *r)
 	       s->first_disc_err ? "  first: " : "",
 	       s->first_disc_err ? strerror(-s->first_disc_err) : "");
 	printf("  %-26s %llu\n", "stalled (no echo at all)", (unsigned long long)s->stalled);
-	if (L->o.tls)
-		printf("  %-26s %llu\n", "TLS errors", (unsigned long long)s->tls_err);
+	if (L->o.tls || L->o.ws)
+		printf("  %-26s %llu\n", L->o.ws ? "WebSocket errors" : "TLS errors",
+		       (unsigned long long)s->tls_err);
 	printf("  %-26s %.2f us/msg (%.0f %% of a core)\n", "client CPU", r->cpu_us_per_msg,
 	       r->cpu_pct);
 	if (r->srv_us_per_msg >= 0)
@@ -1354,7 +1557,7 @@ static int write_json(const struct load *L, const struct result *r)
 		fprintf(stderr, "rw-load: %s: %s\n", L->o.json, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"kind\": \"%s\",\n", L->o.tls ? "tls" : "tcp",
+	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"kind\": \"%s\",\n", L->o.tls ? "tls" : L->o.ws ? "ws" : "tcp",
 		L->o.churn ? "churn" : L->o.idle ? "idle" : "echo");
 	fprintf(f, "  \"tls\": \"%s\",\n", L->tls_info);
 	fprintf(f, "  \"host\": \"%s\",\n  \"port\": %d,\n  \"connections\": %u,\n"

@@ -6,7 +6,8 @@
 #  - an echo that flips one byte now and then (epoll-echo --corrupt-every) is
 #    caught: rw-load exits 1 and reports verify errors;
 #  - --mode tls against ringworks-echo --tls (a test certificate made here):
-#    echo, churn (full handshakes) and idle all verify.
+#    echo and churn (full handshakes) verify;
+#  - --mode ws against ringworks-echo --ws verifies.
 set -uo pipefail
 LOAD="$1" EPOLL="$2" RW="$3"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-selftest.XXXXXX")"
@@ -44,7 +45,7 @@ counts_match() { # counts_match NAME LOG JSON
 }
 
 echo "TAP version 13"
-echo "1..10"
+echo "1..11"
 
 # clean echo, pipelined
 start "$TMP/e1.log" "$EPOLL" --port 0
@@ -99,5 +100,14 @@ check "tls echo passes (decrypted echo verified)" \
 	'[[ $rc1 == 0 && "$(jget "$TMP/t1.json" handshakes)" == 10 ]]'
 check "tls churn passes (one full handshake per cycle)" \
 	'[[ $rc2 == 0 && "$(jget "$TMP/t2.json" cycles)" -gt 0 ]]'
+
+# WebSocket against ringworks-echo --ws
+start "$TMP/w.log" "$RW" --ws 0
+"$LOAD" --mode ws --port "$PORT" --connections 10 --pipeline 2 --size 70000 --duration 0.5 \
+	--warmup 0.2 --quiet --json "$TMP/w1.json"
+rc=$?
+stop
+check "ws echo passes (frames parsed, payload verified)" \
+	'[[ $rc == 0 && "$(jget "$TMP/w1.json" handshakes)" == 10 ]]'
 
 ((failed == 0))
