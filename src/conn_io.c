@@ -97,6 +97,10 @@ static void feed(struct rw_conn *c, const uint8_t *data, size_t len)
 
 void rw__conn_peer_eof(struct rw_conn *c)
 {
+	if (c->proxy) {
+		rw__conn_proxy_eof(c);
+		return;
+	}
 	c->flags |= RW_C_EOF;
 	if (c->held_len || (c->flags & RW_C_PAUSED))
 		return; /* closes after ProcessData has delivered what is held */
@@ -131,7 +135,9 @@ void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe)
 		c->last_active = l->now_ms;
 		const uint8_t *data = rw_bufring_addr(&l->bufring, bid);
 		if (!(c->flags & RW_C_CLOSING)) {
-			if (c->tls)
+			if (c->proxy)
+				rw__conn_proxy_input(c, data, (size_t)cqe->res);
+			else if (c->tls)
 				rw__conn_tls_input(c, data, (size_t)cqe->res);
 			else
 				rw__conn_accept_plain(c, data, (size_t)cqe->res);

@@ -176,6 +176,7 @@ void rw__conn_destroy_now(struct rw_conn *c)
 	rw__tls_free(c->tls);
 	rw_framer_free(&c->framer);
 	free(c->held);
+	free(c->proxy);
 	if (c->live_prev)
 		c->live_prev->live_next = c->live_next;
 	else
@@ -228,6 +229,10 @@ void rw__conn_sweep(struct rw_tcpserver *s, int64_t now)
 				c->flags |= RW_C_ABORT;
 				rw__conn_start_close(c);
 			}
+			continue;
+		}
+		if (c->proxy) {
+			rw__conn_proxy_sweep(c, now);
 			continue;
 		}
 		rw__conn_tls_sweep(c, now);

@@ -160,6 +160,7 @@ struct rw_conn {
 	struct rw_addr peer, local;
 	rw_framer framer;
 	void *layer;                /* the protocol layer's state (WSServer) */
+	struct rw_proxy_state *proxy; /* ProxyProtocol: header still awaited (conn_proxy.c) */
 };
 
 /* ---- listener and loop --------------------------------------------------- */
@@ -216,6 +217,7 @@ struct rw_tcp_settings {
 	int do_events_timeout;
 	int log_level;
 	int default_connection_timeout;
+	int proxy_protocol;         /* ProxyProtocol: 0 off, 1 v1, 2 v2, 3 auto */
 	/* TLS */
 	int ssl_start_mode;
 	int ssl_cert_store_type;
@@ -340,6 +342,22 @@ void rw__listener_stop(struct rw_tcpserver *s);
 void rw__listener_on_accept(struct rw_listener *l, const struct io_uring_cqe *cqe);
 void rw__listener_on_cancel(struct rw_listener *l, const struct io_uring_cqe *cqe);
 int rw__addr_text(const struct rw_addr *a, char *buf, size_t len);
+/* Allowed/BlockedClients + ConnectionRequest for `peer`; and exposing an
+ * admitted connection (Connected + ReadyToSend, or the implicit TLS start). */
+bool rw__listener_request(struct rw_tcpserver *s, const struct rw_addr *peer);
+void rw__listener_expose(struct rw_conn *c);
+
+/* conn_proxy.c: ProxyProtocol. The hook: listener.c's admit() calls
+ * proxy_begin instead of ConnectionRequest/expose when the setting is on;
+ * while c->proxy is set, conn_io.c sends received bytes to proxy_input
+ * (before TLS and the framer) and EOF to proxy_eof, and the sweep calls
+ * proxy_sweep (header timeout). proxy_input exposes the connection with the
+ * header's address and passes on the bytes after the header. */
+int rw__proxy_config(struct rw_tcpserver *s, const char *value, char *out, size_t out_len);
+int rw__conn_proxy_begin(struct rw_conn *c);
+void rw__conn_proxy_input(struct rw_conn *c, const uint8_t *data, size_t len);
+void rw__conn_proxy_eof(struct rw_conn *c);
+void rw__conn_proxy_sweep(struct rw_conn *c, int64_t now);
 
 /* tcpserver events (tcpserver_events.c) */
 void rw__fire_connected(struct rw_conn *c, int status, const char *text);

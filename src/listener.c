@@ -200,7 +200,7 @@ static void set_conn_options(const struct rw_tcp_settings *st, int fd)
 }
 
 /* ConnectionRequest with Accept preset by Allowed/BlockedClients. */
-static bool request_accepted(struct rw_tcpserver *s, const struct rw_addr *peer)
+bool rw__listener_request(struct rw_tcpserver *s, const struct rw_addr *peer)
 {
 	const struct rw_tcp_settings *st = &s->set;
 	int fam = peer->family == AF_INET ? 4 : 6;
@@ -231,7 +231,8 @@ static void admit(struct rw_tcpserver *s, int fd)
 		close(fd);
 		return;
 	}
-	if (!request_accepted(s, &peer) || !s->listening) {
+	/* ProxyProtocol: decided once the header gives the client's address. */
+	if (!s->set.proxy_protocol && (!rw__listener_request(s, &peer) || !s->listening)) {
 		close(fd);
 		return;
 	}
@@ -256,6 +257,20 @@ static void admit(struct rw_tcpserver *s, int fd)
 	}
 	c->peer = peer;
 	c->local = local;
+	if (s->set.proxy_protocol) {
+		if (rw__conn_proxy_begin(c) < 0) {
+			rw__fire_error(s, 0, RW_ENOMEM, "accept: cannot admit connection");
+			rw__conn_close(c, RW_ENOMEM, "", true);
+		}
+		return;
+	}
+	rw__listener_expose(c);
+	rw__conn_arm_recv(c);
+}
+
+void rw__listener_expose(struct rw_conn *c)
+{
+	struct rw_tcpserver *s = c->srv;
 	c->flags |= RW_C_EXPOSED;
 	s->conn_count++;
 	int mode = s->set.ssl_start_mode;
@@ -272,7 +287,6 @@ static void admit(struct rw_tcpserver *s, int fd)
 		if (!(c->flags & RW_C_CLOSING))
 			rw__fire_ready(c);
 	}
-	rw__conn_arm_recv(c);
 }
 
 void rw__listener_on_accept(struct rw_listener *ls, const struct io_uring_cqe *cqe)

@@ -288,6 +288,8 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 		s->set.ssl_renegotiation = on;
 		return 0;
 	}
+	if (rw_cfg_name_is(&it, "ProxyProtocol"))
+		return rw__proxy_config(s, it.has_value ? it.value : NULL, out, out_len);
 	if (rw_cfg_name_is(&it, "RejectedConnectionCount") || rw_cfg_name_is(&it, "BuildInfo")) {
 		if (it.has_value)
 			return -RW_EBAD_STATE; /* read-only */

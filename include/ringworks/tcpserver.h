@@ -359,6 +359,11 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  The SSL* settings are listed in tcpserver_ssl.h.
  *  DefaultConnectionTimeout (0 = 30 s): a TLS handshake that makes no progress
  *    for that long fails (Connected 10060, then Disconnected),
+ *  ProxyProtocol (off; v1, v2, auto = either): a PROXY header is required first
+ *    (before TLS); RemoteHost/RemotePort and ConnectionRequest, Allowed/
+ *    BlockedClients then use the client's address from it; a bad, partial or
+ *    late (DefaultConnectionTimeout) header closes the connection with an
+ *    Error (ConnectionId 0) and no other event,
  *  RejectedConnectionCount (read-only),
  *  BuildInfo (read-only).
  * Per connection: MaxLineLength[id], IdleTimeout[id], Timeout[id],

@@ -1,0 +1,344 @@
+/* tests/integration/test_tcp_proxy.c: Config ProxyProtocol with raw clients
+ * that write PROXY v1 and v2 headers by hand: the client's address from the
+ * header in ConnectionRequest, RemoteHost/RemotePort and AllowedClients; the
+ * bytes after the header delivered as data; a header split in many writes;
+ * garbage, a TLS ClientHello without a header, a partial header then EOF and
+ * a late header each close only their own connection with one Error; a
+ * connection that sends nothing (a TCP health check) closes quietly. */
+#include "helpers/rwtest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+TestSuite(proxy, .timeout = 60);
+
+static const uint8_t SIG[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+
+static rw_tcpserver *proxy_server(rwt_rec *rec, const char *mode, int *port)
+{
+	rwt_rec_init(rec);
+	rw_tcpserver *s = rwt_server_new(rec);
+	char set[64];
+	snprintf(set, sizeof(set), "ProxyProtocol=%s", mode);
+	rwt_config(s, set);
+	*port = rwt_server_start(s);
+	return s;
+}
+
+/* A v2 PROXY header (TCP4 or TCP6 by the source text) with `tlv` bytes of
+ * NOOP TLV after the addresses. */
+static size_t v2_header(uint8_t *out, const char *src, int sport, const char *dst, int dport, int tlv)
+{
+	bool six = strchr(src, ':') != NULL;
+	size_t al = six ? 16 : 4, n = 16;
+	memcpy(out, SIG, 12);
+	out[12] = 0x21;
+	out[13] = six ? 0x21 : 0x11;
+	inet_pton(six ? AF_INET6 : AF_INET, src, out + n);
+	inet_pton(six ? AF_INET6 : AF_INET, dst, out + n + al);
+	n += 2 * al;
+	out[n++] = (uint8_t)(sport >> 8);
+	out[n++] = (uint8_t)sport;
+	out[n++] = (uint8_t)(dport >> 8);
+	out[n++] = (uint8_t)dport;
+	if (tlv >= 3) {
+		out[n++] = 0x04; /* PP2_TYPE_NOOP */
+		out[n++] = (uint8_t)((tlv - 3) >> 8);
+		out[n++] = (uint8_t)(tlv - 3);
+		memset(out + n, 0, (size_t)tlv - 3);
+		n += (size_t)tlv - 3;
+	}
+	size_t len = n - 16;
+	out[14] = (uint8_t)(len >> 8);
+	out[15] = (uint8_t)len;
+	return n;
+}
+
+/* The first Error event (tests clear rec.errors after checking it, so that
+ * rwt_server_end stays strict about any other). */
+static const rwt_event *take_error(rwt_rec *rec)
+{
+	const rwt_event *e = rwt_ev_nth(rec, -1, RWT_ERROR, 0);
+	return e;
+}
+
+Test(proxy, config_values)
+{
+	rwt_rec rec;
+	rwt_rec_init(&rec);
+	rw_tcpserver *s = rwt_server_new(&rec);
+	cr_expect_str_eq(rwt_config_get(s, "ProxyProtocol"), "off");
+	rwt_config(s, "ProxyProtocol=v2");
+	cr_expect_str_eq(rwt_config_get(s, "ProxyProtocol"), "v2");
+	rwt_config(s, "ProxyProtocol=AUTO");
+	cr_expect_str_eq(rwt_config_get(s, "ProxyProtocol"), "auto");
+	cr_expect_eq(rw_tcpserver_config(s, "ProxyProtocol=v3", NULL, 0), -RW_EBAD_VALUE);
+	cr_expect_str_eq(rwt_config_get(s, "ProxyProtocol"), "auto");
+	rwt_server_end(s, &rec);
+}
+
+Test(proxy, v1_tcp4_address_and_data_after_header)
+{
+	rwt_rec rec;
+	int port;
+	rw_tcpserver *s = proxy_server(&rec, "v1", &port);
+	int fd = rwt_connect("127.0.0.1", port, 5000);
+	cr_assert(fd >= 0);
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg), "PROXY TCP4 203.0.113.7 127.0.0.1 40001 %d\r\nhello", port);
+	cr_assert_eq(rwt_send_all(fd, msg, (size_t)n), 0);
+	pump_until_ge(s, &rec.data_bytes, 5, 5000);
+	RWT_ASSERT_CLEAN(&rec);
+	cr_assert_eq(rec.requests, 1);
+	cr_expect_str_eq(rec.ev[0].addr, "203.0.113.7");
+	cr_expect_eq(rec.ev[0].port, 40001);
+	rw_connid id = rwt_id(&rec, 0);
+	rwt_conn *c = rwt_conn_get(&rec, id);
+	cr_expect_str_eq(c->remote_host, "203.0.113.7", "RemoteHost inside Connected");
+	cr_expect_eq(c->remote_port, 40001);
+	char cfg[64];
+	snprintf(cfg, sizeof(cfg), "RemoteHost[%lld]", (long long)id);
+	cr_expect_str_eq(rwt_config_get(s, cfg), "203.0.113.7");
+	snprintf(cfg, sizeof(cfg), "LocalAddress[%lld]", (long long)id);
+	cr_expect_str_eq(rwt_config_get(s, cfg), "127.0.0.1", "LocalAddress stays the socket's");
+	size_t len;
+	uint8_t *all = rwt_data_concat(&rec, id, &len);
+	cr_expect_eq(len, 5);
+	cr_expect_eq(memcmp(all, "hello", 5), 0, "only the bytes after the header are data");
+	free(all);
+	close(fd);
+	pump_until_ge(s, &rec.disconnected, 1, 5000);
+	rwt_server_end(s, &rec);
+}
+
+/* The header in 1- to 7-byte writes with pauses: the connection stays
+ * unexposed until the last one, then the data behind it arrives. */
+Test(proxy, v1_tcp6_in_small_pieces)
+{
+	rwt_rec rec;
+	int port;
+	rw_tcpserver *s = proxy_server(&rec, "auto", &port);
+	int fd = rwt_connect("127.0.0.1", port, 5000);
+	cr_assert(fd >= 0);
+	const char *h = "PROXY TCP6 2001:db8::abcd ::1 65535 443\r\n";
+	size_t hl = strlen(h);
+	for (size_t off = 0, step = 1; off < hl; off += step, step = step % 7 + 1) {
+		size_t k = hl - off < step ? hl - off : step;
+		cr_assert_eq(rwt_send_all(fd, h + off, k), 0);
+		rwt_pump_for(s, 5);
+		if (off + k < hl)
+			cr_assert_eq(rec.requests, 0, "exposed before the header ended (at %zu)", off);
+	}
+	cr_assert_eq(rwt_send_all(fd, "line\r\n", 6), 0);
+	pump_until_ge(s, &rec.data_bytes, 6, 5000);
+	rwt_conn *c = rwt_conn_get(&rec, rwt_id(&rec, 0));
+	cr_expect_str_eq(c->remote_host, "2001:db8::abcd");
+	cr_expect_eq(c->remote_port, 65535);
+	close(fd);
+	pump_until_ge(s, &rec.disconnected, 1, 5000);
+	rwt_server_end(s, &rec);
+}
+
+Test(proxy, v2_tcp4_tcp6_tlvs_and_local)
+{
+	rwt_rec rec;
+	int port;
+	rw_tcpserver *s = proxy_server(&rec, "v2", &port);
+	rec.echo = true;
+	uint8_t h[600];
+	/* TCP4 with 500 bytes of TLVs, and data in the same write */
+	size_t n = v2_header(h, "198.51.100.20", 1234, "127.0.0.1", port, 500);
+	memcpy(h + n, "ping", 4);
+	int fd1 = rwt_connect("127.0.0.1", port, 5000);
+	cr_assert(fd1 >= 0);
+	cr_assert_eq(rwt_send_all(fd1, h, n + 4), 0);
+	char back[8] = {0};
+	cr_assert_eq(rwt_pump_recv(s, fd1, back, 4, 5000), 4);
+	cr_expect_eq(memcmp(back, "ping", 4), 0);
+	/* TCP6 */
+	n = v2_header(h, "2001:db8:1::7", 50000, "::1", port, 0);
+	int fd2 = rwt_connect("127.0.0.1", port, 5000);
+	cr_assert(fd2 >= 0);
+	cr_assert_eq(rwt_send_all(fd2, h, n), 0);
+	pump_until_ge(s, &rec.connected, 2, 5000);
+	/* LOCAL (what a proxy's own health check sends): the socket's address */
+	memcpy(h, SIG, 12);
+	h[12] = 0x20;
+	h[13] = 0x00;
+	h[14] = h[15] = 0;
+	int fd3 = rwt_connect("127.0.0.1", port, 5000);
+	cr_assert(fd3 >= 0);
+	char caddr[64];
+	int cport = rwt_sock_port(fd3, false, caddr, sizeof(caddr));
+	cr_assert_eq(rwt_send_all(fd3, h, 16), 0);
+	pump_until_ge(s, &rec.connected, 3, 5000);
+	RWT_ASSERT_CLEAN(&rec);
+	cr_expect_str_eq(rwt_conn_get(&rec, rwt_id(&rec, 0))->remote_host, "198.51.100.20");
+	cr_expect_eq(rwt_conn_get(&rec, rwt_id(&rec, 0))->remote_port, 1234);
+	cr_expect_str_eq(rwt_conn_get(&rec, rwt_id(&rec, 1))->remote_host, "2001:db8:1::7");
+	cr_expect_eq(rwt_conn_get(&rec, rwt_id(&rec, 1))->remote_port, 50000);
+	cr_expect_str_eq(rwt_conn_get(&rec, rwt_id(&rec, 2))->remote_host, "127.0.0.1");
+	cr_expect_eq(rwt_conn_get(&rec, rwt_id(&rec, 2))->remote_port, cport);
+	int fds[3] = {fd1, fd2, fd3};
+	rwt_close_all_end(s, &rec, fds, 3, 3);
+}
+
+/* One bad connection among good ones: it alone is closed, with one Error
+ * naming ProxyProtocol, and no ConnectionRequest/Connected/Disconnected. */
+static void bad_client_case(const char *mode, const void *bytes, size_t len, bool then_eof)
+{
+	rwt_rec rec;
+	int port;
+	rw_tcpserver *s = proxy_server(&rec, mode, &port);
+	rec.echo = true;
+	/* a good proxied connection first, kept open */
+	int good = rwt_connect("127.0.0.1", port, 5000);
+	cr_assert(good >= 0);
+	const char *gh = "PROXY TCP4 192.0.2.50 127.0.0.1 1000 2000\r\n";
+	uint8_t h[64];
+	size_t gl = strcmp(mode, "v2") == 0 ? v2_header(h, "192.0.2.50", 1000, "127.0.0.1", 2000, 0) : strlen(gh);
+	cr_assert_eq(rwt_send_all(good, strcmp(mode, "v2") == 0 ? (const void *)h : gh, gl), 0);
+	pump_until_ge(s, &rec.ready, 1, 5000);
+
+	int bad = rwt_connect("127.0.0.1", port, 5000);
+	cr_assert(bad >= 0);
+	cr_assert_eq(rwt_send_all(bad, bytes, len), 0);
+	if (then_eof)
+		shutdown(bad, SHUT_WR);
+	pump_until_ge(s, &rec.errors, 1, 5000);
+	int end = rwt_pump_recv_end(s, bad, 5000);
+	cr_expect(end == 0 || end == -ECONNRESET, "the bad connection is closed (got %d)", end);
+	const rwt_event *e = take_error(&rec);
+	cr_expect_eq(e->id, 0);
+	cr_expect(strstr(e->desc, "ProxyProtocol") != NULL, "error text: %s", e->desc);
+	cr_expect(strstr(e->desc, "127.0.0.1") != NULL, "error names the peer: %s", e->desc);
+	cr_expect_eq(e->status, then_eof ? RW_ECONNRESET : RW_EBAD_VALUE);
+	cr_expect_eq(rec.requests, 1, "no ConnectionRequest for the bad one");
+	cr_expect_eq(rec.connected, 1);
+	cr_expect_eq(rec.disconnected, 0);
+	/* the good one still echoes */
+	cr_expect(rwt_pump_echo(s, good, "still here", 10, 5000));
+	rwt_pump_for(s, 100);
+	cr_expect_eq(rec.errors, 1);
+	rec.errors = 0;
+	close(bad);
+	rwt_close_all_end(s, &rec, &good, 1, 1);
+}
+
+Test(proxy, garbage_closes_only_that_connection)
+{
+	bad_client_case("v1", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, false);
+}
+
+Test(proxy, v1_header_refused_in_v2_mode)
+{
+	bad_client_case("v2", "PROXY TCP4 1.2.3.4 1.2.3.4 1 2\r\n", 32, false);
+}
+
+Test(proxy, tls_client_hello_without_header_is_refused)
+{
+	/* The start of a real TLS 1.2/1.3 ClientHello record. */
+	static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03,
+	                                0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa};
+	bad_client_case("auto", hello, sizeof(hello), false);
+}
+
+Test(proxy, partial_header_then_eof)
+{
+	bad_client_case("auto", "PROXY TCP4 1.2.3.4", 18, true);
+}
+
+Test(proxy, header_timeout)
+{
+	rwt_rec rec;
+	int port;
+	rwt_rec_init(&rec);
+	rw_tcpserver *s = rwt_server_new(&rec);
+	rwt_config(s, "ProxyProtocol=auto");
+	rwt_config(s, "DefaultConnectionTimeout=1");
+	port = rwt_server_start(s);
+	int fd = rwt_connect("127.0.0.1", port, 5000);
+	cr_assert(fd >= 0);
+	double t0 = rwt_now_ms();
+	cr_assert_eq(rwt_send_all(fd, "PROXY TCP4 ", 11), 0);
+	pump_until_ge(s, &rec.errors, 1, 5000);
+	double dt = rwt_now_ms() - t0;
+	cr_expect(dt >= 900 && dt < 3500, "timed out after %.0f ms", dt);
+	const rwt_event *e = take_error(&rec);
+	cr_expect_eq(e->status, RW_ETIMEDOUT);
+	cr_expect(strstr(e->desc, "ProxyProtocol") != NULL, "%s", e->desc);
+	int end = rwt_pump_recv_end(s, fd, 5000);
+	cr_expect(end == 0 || end == -ECONNRESET, "closed (got %d)", end);
+	cr_expect_eq(rec.requests, 0);
+	rec.errors = 0;
+	close(fd);
+	rwt_server_end(s, &rec);
+}
+
+Test(proxy, health_check_connect_and_close_is_quiet)
+{
+	rwt_rec rec;
+	int port;
+	rw_tcpserver *s = proxy_server(&rec, "v2", &port);
+	for (int i = 0; i < 5; i++) {
+		int fd = rwt_connect("127.0.0.1", port, 5000);
+		cr_assert(fd >= 0);
+		close(fd);
+	}
+	rwt_pump_for(s, 300);
+	cr_expect_eq(rec.requests, 0);
+	cr_expect_eq(rec.errors, 0, "%s", rwt_first_error(&rec));
+	cr_expect_eq(rw_tcpserver_get_connection_count(s), 0);
+	rwt_server_end(s, &rec);
+}
+
+/* AllowedClients and ConnectionRequest see the header's address, not the
+ * proxy's (127.0.0.1 is not in the list). */
+static void refuse_odd_port(rwt_rec *r, rw_tcpserver *s, rw_tcpserver_connection_request *e)
+{
+	(void)r;
+	(void)s;
+	if (e->port % 2)
+		e->accept = false;
+}
+
+Test(proxy, allowed_clients_and_request_use_client_address)
+{
+	rwt_rec rec;
+	rwt_rec_init(&rec);
+	rw_tcpserver *s = rwt_server_new(&rec);
+	rwt_config(s, "ProxyProtocol=v1");
+	rwt_config(s, "AllowedClients=203.0.113.0/24");
+	rec.on_request = refuse_odd_port;
+	int port = rwt_server_start(s);
+	const char *hs[] = {
+		"PROXY TCP4 203.0.113.9 127.0.0.1 2000 1\r\n",  /* allowed, even port */
+		"PROXY TCP4 198.51.100.1 127.0.0.1 2000 1\r\n", /* not in AllowedClients */
+		"PROXY TCP4 203.0.113.10 127.0.0.1 2001 1\r\n", /* refused in ConnectionRequest */
+	};
+	int fds[3];
+	for (int i = 0; i < 3; i++) {
+		fds[i] = rwt_connect("127.0.0.1", port, 5000);
+		cr_assert(fds[i] >= 0);
+		cr_assert_eq(rwt_send_all(fds[i], hs[i], strlen(hs[i])), 0);
+		pump_until_ge(s, &rec.requests, i + 1, 5000);
+	}
+	cr_expect_str_eq(rec.ev[0].addr, "203.0.113.9");
+	cr_expect(rec.ev[0].accept_initial);
+	const rwt_event *r2 = rwt_ev_nth(&rec, -1, RWT_REQUEST, 1);
+	cr_expect_str_eq(r2->addr, "198.51.100.1");
+	cr_expect_not(r2->accept_initial, "AllowedClients judged the header's address");
+	const rwt_event *r3 = rwt_ev_nth(&rec, -1, RWT_REQUEST, 2);
+	cr_expect(r3->accept_initial);
+	cr_expect_not(r3->accept_final);
+	cr_expect_eq(rwt_pump_recv_end(s, fds[1], 5000) <= 0, 1);
+	cr_expect_eq(rwt_pump_recv_end(s, fds[2], 5000) <= 0, 1);
+	cr_expect_eq(rec.connected, 1);
+	close(fds[1]);
+	close(fds[2]);
+	rwt_close_all_end(s, &rec, fds, 1, 1);
+}
