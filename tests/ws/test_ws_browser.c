@@ -69,9 +69,18 @@ static void run_browser(const char *scheme, const char *pem)
 	double t0 = rwt_now_ms();
 	while (!result[0] && rwt_now_ms() - t0 < 60000 && !rwt_proc_done(&p))
 		rw_wsserver_do_events(s);
-	/* The browser does not exit by itself: stop it (our own child). */
-	if (!p.exited)
-		rwt_proc_kill(&p);
+	/* The browser does not exit by itself: stop it (our own child) with
+	 * SIGTERM, so that it ends its own helper processes too (Criterion's
+	 * runner would inherit orphans and count them as a failure), then
+	 * SIGKILL if it does not go within 10 s. */
+	if (!p.exited) {
+		kill(p.pid, SIGTERM);
+		double t1 = rwt_now_ms();
+		while (!rwt_proc_done(&p) && rwt_now_ms() - t1 < 10000)
+			rw_wsserver_do_events(s);
+		if (!p.exited)
+			rwt_proc_kill(&p);
+	}
 	cr_assert(result[0], "no RESULT from the browser; its output:\n%s", p.out ? p.out : "");
 	cr_assert(strstr(result, "RESULT ok ext=permessage-deflate"), "%s", result);
 	cr_assert(strstr(result, "proto=b2"), "%s", result);
