@@ -261,6 +261,7 @@ struct rw_tcpserver {
 	struct rw_tls_ctx *tls_ctx;     /* loaded at start_listening when SSL is on */
 	struct rw_tls_alt *tls_alts;    /* certificates chosen in SSLConnectionRequest */
 	char ssl_subject[256];          /* the selected certificate's subject */
+	int64_t drain_deadline;         /* rw_tcpserver_drain: reset what is left then (ms) */
 	rw_input_fn input;              /* a protocol layer (WSServer), or NULL */
 	void *layer;                    /* its server object */
 };

@@ -220,8 +220,10 @@ static int tcp_start(void *srv, const char *host, int port, int backlog)
 	return rc < 0 ? rc : rw_tcpserver_get_local_port(srv);
 }
 
-static int tcp_shutdown(void *srv) { return rw_tcpserver_shutdown(srv); }
-static int tcp_count(void *srv) { return rw_tcpserver_get_connection_count(srv); }
+/* SIGTERM drains: queued echo bytes go out (for up to 1 s less than the
+ * shutdown wait), then each connection closes; count is the open sockets. */
+static int tcp_shutdown(void *srv) { return rw_tcpserver_drain(srv, SHUTDOWN_WAIT_MS - 1000); }
+static int tcp_count(void *srv) { return rw_tcpserver_drain(srv, -1); }
 
 /* free fires no Disconnected: release what connections still hold first. */
 static void tcp_destroy(void *srv)

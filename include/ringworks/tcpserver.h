@@ -44,6 +44,8 @@ typedef struct rw_tcpserver rw_tcpserver;
 
 /* TLS: SSLStartMode, certificates, StartSSL, the SSL events' parameters. */
 #include "tcpserver_ssl.h"
+/* rw_tcpserver_drain: stop accepting, close each connection once its queue is out. */
+#include "tcpserver_drain.h"
 
 /* ---- Event parameters ------------------------------------------------- */
 
