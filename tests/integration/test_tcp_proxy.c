@@ -4,11 +4,13 @@
  * bytes after the header delivered as data; a header split in many writes;
  * garbage, a TLS ClientHello without a header, a partial header then EOF and
  * a late header each close only their own connection with one Error; a
- * connection that sends nothing (a TCP health check) closes quietly. */
+ * connection that sends nothing (a TCP health check) closes quietly; two
+ * servers behind Debian's haproxy (send-proxy-v2, round robin, checks). */
 #include "helpers/rwtest.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,4 +343,192 @@ Test(proxy, allowed_clients_and_request_use_client_address)
 	close(fds[1]);
 	close(fds[2]);
 	rwt_close_all_end(s, &rec, fds, 1, 1);
+}
+
+/* ---- behind Debian's haproxy ------------------------------------------------
+ * haproxy (run as the current user, generated config in a temp dir, loopback
+ * ports) balances round robin with send-proxy-v2 and TCP health checks over
+ * two servers of this process on one loop. Both serve; RemoteHost/RemotePort
+ * are the address haproxy's client side saw (127.0.0.1 and the client's own
+ * port); health checks (connect, close) fire nothing; when one server stops,
+ * the service goes on through the other. Skipped when haproxy is missing. */
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+struct two {
+	rwt_rec *a, *b;
+	int want;
+};
+static bool both_data(void *ctx)
+{
+	struct two *t = ctx;
+	return (int)(t->a->data_bytes + t->b->data_bytes) >= t->want;
+}
+
+/* One client through haproxy: send a line, read the echo (pumping the loop);
+ * returns the client's local port, or -1. */
+static int via_haproxy(rw_loop *l, rwt_rec *ra, rwt_rec *rb, int fport)
+{
+	int fd = rwt_connect("127.0.0.1", fport, 5000);
+	if (fd < 0)
+		return -1;
+	char caddr[64];
+	int cport = rwt_sock_port(fd, false, caddr, sizeof(caddr));
+	char msg[32], back[32];
+	int n = snprintf(msg, sizeof(msg), "hello %05d\n", cport);
+	struct two t = {ra, rb, (int)(ra->data_bytes + rb->data_bytes) + n};
+	if (rwt_send_all(fd, msg, (size_t)n) != 0 || !rwt_loop_pump_until(l, both_data, &t, 5000)) {
+		close(fd);
+		return -1;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	size_t got = 0;
+	double t0 = rwt_now_ms();
+	while (got < (size_t)n && rwt_now_ms() - t0 < 5000) {
+		rw_loop_do_events(l, 10);
+		ssize_t k = recv(fd, back + got, (size_t)n - got, 0);
+		if (k > 0)
+			got += (size_t)k;
+		else if (k == 0)
+			break;
+	}
+	close(fd);
+	return got == (size_t)n && memcmp(back, msg, (size_t)n) == 0 ? cport : -1;
+}
+
+static bool has_conn_from_port(rwt_rec *r, int port)
+{
+	for (size_t i = 0; i < r->order_n; i++) {
+		rwt_conn *c = rwt_conn_get(r, r->order[i]);
+		if (c->remote_port == port && strcmp(c->remote_host, "127.0.0.1") == 0)
+			return true;
+	}
+	return false;
+}
+
+Test(proxy, haproxy_send_proxy_v2_round_robin, .timeout = 90)
+{
+	const char *hap = access("/usr/sbin/haproxy", X_OK) == 0 ? "/usr/sbin/haproxy" : NULL;
+	if (!hap)
+		cr_skip_test("haproxy is not installed (tools/run deps installs it)");
+	rw_loop *l = NULL;
+	cr_assert_eq(rw_loop_new(&l, NULL), 0);
+	rwt_rec ra, rb;
+	rwt_rec_init(&ra);
+	rwt_rec_init(&rb);
+	ra.echo = rb.echo = true;
+	rw_tcpserver *sa = rw_tcpserver_new_on_loop(l), *sb = rw_tcpserver_new_on_loop(l);
+	rw_tcpserver *ss[2] = {sa, sb};
+	rwt_rec *rr[2] = {&ra, &rb};
+	int ports[2];
+	for (int i = 0; i < 2; i++) {
+		rwt_rec_attach(rr[i], ss[i]);
+		cr_assert_eq(rw_tcpserver_set_local_host(ss[i], "127.0.0.1"), 0);
+		cr_assert_eq(rw_tcpserver_set_local_port(ss[i], 0), 0);
+		rwt_config(ss[i], "ProxyProtocol=v2");
+		ports[i] = rwt_server_start(ss[i]);
+	}
+	char dir[] = "/tmp/rw-haproxy.XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char cfg[256], logf[256];
+	snprintf(cfg, sizeof(cfg), "%s/haproxy.cfg", dir);
+	snprintf(logf, sizeof(logf), "%s/haproxy.log", dir);
+	int fport = free_port();
+	FILE *f = fopen(cfg, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "global\n  maxconn 100\n"
+	        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
+	        "  retries 3\n  option redispatch\n"
+	        "frontend fe\n  bind 127.0.0.1:%d\n  default_backend be\n"
+	        "backend be\n  balance roundrobin\n"
+	        "  server s1 127.0.0.1:%d send-proxy-v2 check inter 200ms fall 1 rise 1\n"
+	        "  server s2 127.0.0.1:%d send-proxy-v2 check inter 200ms fall 1 rise 1\n",
+	        fport, ports[0], ports[1]);
+	fclose(f);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int lfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (lfd >= 0) {
+			dup2(lfd, 1);
+			dup2(lfd, 2);
+		}
+		execl(hap, hap, "-db", "-f", cfg, (char *)NULL);
+		_exit(127);
+	}
+	/* wait for the frontend (turning the loop: health checks come meanwhile) */
+	bool up = false;
+	for (int i = 0; i < 100 && !up; i++) {
+		rw_loop_do_events(l, 50);
+		int fd = rwt_connect("127.0.0.1", fport, 1000);
+		if (fd >= 0) {
+			up = true;
+			close(fd);
+		}
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			break;
+	}
+	if (!up) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cr_assert_fail("haproxy did not come up (see %s)", logf);
+	}
+	/* let the health checks see both servers up */
+	for (int i = 0; i < 10; i++)
+		rw_loop_do_events(l, 50);
+	int cports[6];
+	for (int i = 0; i < 6; i++) {
+		cports[i] = via_haproxy(l, &ra, &rb, fport);
+		cr_expect_gt(cports[i], 0, "client %d through haproxy", i);
+	}
+	cr_expect_geq(ra.connected, 2, "server A served %d", ra.connected);
+	cr_expect_geq(rb.connected, 2, "server B served %d", rb.connected);
+	for (int i = 0; i < 6; i++)
+		cr_expect(has_conn_from_port(&ra, cports[i]) || has_conn_from_port(&rb, cports[i]),
+		          "no connection with RemoteHost 127.0.0.1 and RemotePort %d (the client's port)", cports[i]);
+	cr_expect_eq(ra.errors + rb.errors, 0, "%s %s", rwt_first_error(&ra), rwt_first_error(&rb));
+	/* server A stops: the service goes on through B */
+	rw_tcpserver_shutdown(sa);
+	for (int i = 0; i < 20; i++)
+		rw_loop_do_events(l, 50);
+	int before_b = rb.connected;
+	for (int i = 0; i < 4; i++)
+		cr_expect_gt(via_haproxy(l, &ra, &rb, fport), 0, "client %d after server A stopped", i);
+	cr_expect_eq(rb.connected - before_b, 4);
+	kill(pid, SIGTERM);
+	int st = 0;
+	for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) != pid; i++)
+		usleep(10000);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	unlink(cfg);
+	unlink(logf);
+	rmdir(dir);
+	RWT_ASSERT_CLEAN(&ra);
+	RWT_ASSERT_CLEAN(&rb);
+	rw_tcpserver_free(sa);
+	rw_tcpserver_free(sb);
+	rwt_rec_free(&ra);
+	rwt_rec_free(&rb);
+	rw_loop_free(l);
 }
