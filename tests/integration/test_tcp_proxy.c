@@ -532,3 +532,56 @@ Test(proxy, haproxy_send_proxy_v2_round_robin, .timeout = 90)
 	rwt_rec_free(&rb);
 	rw_loop_free(l);
 }
+
+/* The header comes in clear before the TLS ClientHello (as haproxy sends it
+ * in front of a TLS server): with implicit TLS and ProxyProtocol=v1, a python
+ * ssl client that writes the header first gets its handshake and its echo,
+ * and RemoteHost is the header's address. */
+Test(proxy, header_then_tls_handshake)
+{
+	char dir[] = "/tmp/rw-proxy-tls.XXXXXX", cmd[1024], pemf[300];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(pemf, sizeof(pemf), "%s/server.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/k "
+	         "-out %s/c -days 2 -subj /CN=localhost >/dev/null 2>&1 && cat %s/c %s/k > %s",
+	         dir, dir, dir, dir, pemf);
+	cr_assert_eq(system(cmd), 0, "openssl could not make a test certificate");
+	rwt_rec rec;
+	rwt_rec_init(&rec);
+	rec.echo = true;
+	rw_tcpserver *s = rwt_server_new(&rec);
+	rwt_config(s, "ProxyProtocol=v1");
+	cr_assert_eq(rw_tcpserver_set_ssl_enabled(s, true), 0);
+	cr_assert_eq(rw_tcpserver_set_ssl_cert_store(s, pemf, strlen(pemf)), 0);
+	int port = rwt_server_start(s);
+	const char *script =
+		"import socket, ssl, sys\n"
+		"s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)\n"
+		"s.sendall(b'PROXY TCP4 192.0.2.99 127.0.0.1 4444 443\\r\\n')\n"
+		"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+		"ctx.check_hostname = False\n"
+		"ctx.verify_mode = ssl.CERT_NONE\n"
+		"t = ctx.wrap_socket(s, server_hostname='localhost')\n"
+		"t.sendall(b'secret line\\n')\n"
+		"got = b''\n"
+		"while len(got) < 12:\n"
+		"    d = t.recv(100)\n"
+		"    if not d: break\n"
+		"    got += d\n"
+		"print(t.version(), got)\n"
+		"sys.exit(0 if got == b'secret line\\n' else 1)\n";
+	rwt_proc p;
+	rwt_python_client(s, &p, script, port, 20000);
+	cr_expect_eq(p.exit_code, 0, "python: %s", p.out);
+	pump_until_ge(s, &rec.disconnected, 1, 5000);
+	cr_assert_eq(rec.connected, 1);
+	rwt_conn *c = rwt_conn_get(&rec, rwt_id(&rec, 0));
+	cr_expect_str_eq(c->remote_host, "192.0.2.99");
+	cr_expect_eq(c->remote_port, 4444);
+	cr_expect_str_eq(rec.ev[0].addr, "192.0.2.99");
+	rwt_proc_free(&p);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+	rwt_server_end(s, &rec);
+}
