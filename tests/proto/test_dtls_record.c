@@ -16,7 +16,9 @@ static size_t make_ch(uint8_t *out, const uint8_t *cookie, uint8_t cookie_len)
 	for (int i = 0; i < 32; i++) body[b++] = (uint8_t)(i + 1); /* random */
 	body[b++] = 0;                                        /* session_id */
 	body[b++] = cookie_len;
-	memcpy(body + b, cookie, cookie_len); b += cookie_len;
+	if (cookie_len) /* memcpy from a NULL cookie is undefined, even for 0 bytes (UBSan) */
+		memcpy(body + b, cookie, cookie_len);
+	b += cookie_len;
 	body[b++] = 0; body[b++] = 4; body[b++] = 0xc0; body[b++] = 0x2b; body[b++] = 0xc0; body[b++] = 0x2f;
 	body[b++] = 1; body[b++] = 0;                         /* compression: null */
 	body[b++] = 0; body[b++] = 6;                         /* extensions */
