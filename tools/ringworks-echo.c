@@ -8,8 +8,9 @@
  * returns -RW_EWOULDBLOCK, the bytes not taken are kept with the connection
  * (UserData) and its reception is paused; ReadyToSend resends them and resumes
  * reception once all is taken. SIGINT/SIGTERM shut down gracefully: stop
- * listening, close every connection, wait (at most SHUTDOWN_WAIT_MS) for their
- * Disconnected events, free, exit 0.
+ * listening, close every connection (TCP/TLS: rw_tcpserver_drain, so queued
+ * echo bytes go out first), wait (at most SHUTDOWN_WAIT_MS) for them to
+ * close, free, exit 0.
  *
  * Listeners come from a table of kinds ("tcp", "tls"); --ws, --wss and --dtls
  * become rows of listener_kinds[] when those components exist. All listeners
