@@ -244,7 +244,6 @@ size_t dt_client_hello(uint8_t *out, const uint8_t *random32, const uint8_t *coo
 	body[b++] = 0; /* session id */
 	body[b++] = (uint8_t)cookie_len;
 	if (cookie_len) /* memcpy from a NULL cookie is undefined, even for 0 bytes (UBSan) */
-		if (cookie_len)
 		memcpy(body + b, cookie, cookie_len);
 	b += cookie_len;
 	static const uint16_t suites[] = {0xc02b, 0xc02c, 0xc02f, 0xc030, 0xc009, 0xc013};
