@@ -3,6 +3,8 @@
 #   tcp echo       10,000 connections, 64 B ping-pong, 5 s measured
 #   tls echo       1,000 TLS connections (handshakes first), 64 B ping-pong
 #   tls handshakes 100 connections that connect, handshake, echo, close, again
+#   ws echo        1,000 WebSocket connections (upgrade first), 64 B messages
+#                  (rw-load has no wss or dtls mode yet: no rows for those)
 # Each row starts BUILD_DIR/tools/ringworks-echo with that listener (TLS with
 # its self-signed certificate), drives it with BUILD_DIR/perf/rw-load and
 # gives throughput (messages/s, or connections/s for churn), latency, errors,
@@ -17,6 +19,7 @@ BUILD="${1:-build}"
 CONNS="${RW_DEMO_CONNECTIONS:-10000}"
 TLS_CONNS="${RW_DEMO_TLS_CONNECTIONS:-1000}"
 TLS_CHURN_CONNS="${RW_DEMO_TLS_CHURN_CONNECTIONS:-100}"
+WS_CONNS="${RW_DEMO_WS_CONNECTIONS:-1000}"
 SIZE="${RW_DEMO_SIZE:-64}"
 DURATION="${RW_DEMO_DURATION:-5}"
 SERVER="$BUILD/tools/ringworks-echo"
@@ -143,6 +146,7 @@ run_row() {
 run_row "tcp echo ${SIZE} B" tcp "$CONNS" --size "$SIZE"
 run_row "tls echo ${SIZE} B" tls "$TLS_CONNS" --size "$SIZE" --mode tls
 run_row "tls handshakes (churn)" tls "$TLS_CHURN_CONNS" --size "$SIZE" --mode tls --churn
+run_row "ws echo ${SIZE} B" ws "$WS_CONNS" --size "$SIZE" --mode ws
 
 echo
 printf '%-26s %11s %10s %9s %9s %7s %13s %11s %11s %8s\n' scenario connections "msgs|conns/s" \
