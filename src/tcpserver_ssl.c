@@ -32,15 +32,22 @@ RW_API int rw_tcpserver_set_ssl_enabled(rw_tcpserver *s, bool on)
 	return rw_tcpserver_set_ssl_start_mode(s, on ? RW_SSL_START_IMPLICIT : RW_SSL_START_NONE);
 }
 
+/* The store types a Linux library can read; Windows, Java, SSH, XML and
+ * PKCS#11 stores are not supported. */
+static bool cert_type_supported(int type)
+{
+	return type == RW_CERT_PEM_KEY_FILE || type == RW_CERT_PEM_KEY_BLOB || type == RW_CERT_PFX_FILE ||
+	       type == RW_CERT_PFX_BLOB || type == RW_CERT_AUTO;
+}
+
 RW_API int rw_tcpserver_get_ssl_cert_store_type(const rw_tcpserver *s) { return s->set.ssl_cert_store_type; }
 
 RW_API int rw_tcpserver_set_ssl_cert_store_type(rw_tcpserver *s, int type)
 {
 	if (s->listening)
 		return -RW_EBAD_STATE;
-	if (type != RW_CERT_PEM_KEY_FILE && type != RW_CERT_PEM_KEY_BLOB && type != RW_CERT_PFX_FILE &&
-	    type != RW_CERT_PFX_BLOB && type != RW_CERT_AUTO)
-		return -RW_ENOT_SUPPORTED; /* Windows, Java, SSH, XML, PKCS#11 stores */
+	if (!cert_type_supported(type))
+		return -RW_ENOT_SUPPORTED;
 	s->set.ssl_cert_store_type = type;
 	return 0;
 }
@@ -117,8 +124,7 @@ int rw__ssl_cert_spec(struct rw_tls_cert *cert, int type, const void *store, siz
 {
 	if (!store || !len)
 		return -RW_ESSL_NO_SERVER_CERT;
-	if (type != RW_CERT_PEM_KEY_FILE && type != RW_CERT_PEM_KEY_BLOB && type != RW_CERT_PFX_FILE &&
-	    type != RW_CERT_PFX_BLOB && type != RW_CERT_AUTO)
+	if (!cert_type_supported(type))
 		return -RW_ENOT_SUPPORTED;
 	char path[4096] = "";
 	if (type == RW_CERT_AUTO && len < sizeof(path))
@@ -224,8 +230,6 @@ int rw__ssl_ctx_load(struct rw_tcpserver *s)
 	struct rw_tls_ctx *ctx = NULL;
 	int rc = rw__ssl_cert_spec(&cert, st->ssl_cert_store_type, st->ssl_cert_store, st->ssl_cert_store_len,
 	                           st->ssl_cert_store_password, st->ssl_cert_subject);
-	if (rc == -RW_ENOT_SUPPORTED)
-		rc = -RW_ESSL_NO_SERVER_CERT;
 	if (rc == 0)
 		rc = ctx_build(s, &cert, &ctx, s->ssl_subject, sizeof(s->ssl_subject));
 	if (rc < 0)

@@ -317,7 +317,7 @@ static void keylog_tls12(struct rw_tls *t)
 	char line[256];
 	size_t n;
 	if (t->keylog && t->cbs->keylog && (n = rw__tls_keylog_line(t, line, sizeof(line))))
-		t->cbs->keylog(t->cb_ctx, line, n - 1); /* without its newline */
+		t->cbs->keylog(t->cb_ctx, line, n);
 }
 
 int rw__tls_feed(struct rw_tls *t, const uint8_t *data, size_t len, const struct rw_tls_cbs *cbs, void *ctx)

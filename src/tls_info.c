@@ -68,7 +68,7 @@ size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len)
 {
 	unsigned char random[32], master[48];
 	WOLFSSL_SESSION *sess = wolfSSL_get_session(t->ssl);
-	if (!t->open || wolfSSL_version(t->ssl) != TLS1_2_VERSION || !sess || len < 14 + 64 + 1 + 96 + 2 ||
+	if (!t->open || wolfSSL_version(t->ssl) != TLS1_2_VERSION || !sess || len < 14 + 64 + 1 + 96 + 1 ||
 	    wolfSSL_get_client_random(t->ssl, random, sizeof(random)) != sizeof(random) ||
 	    wolfSSL_SESSION_get_master_key(sess, master, sizeof(master)) != (int)sizeof(master))
 		return 0;
@@ -78,7 +78,6 @@ size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len)
 	o += hex(buf + o, random, sizeof(random));
 	buf[o++] = ' ';
 	o += hex(buf + o, master, sizeof(master));
-	buf[o++] = '\n';
 	buf[o] = 0;
 	return o;
 }

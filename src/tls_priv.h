@@ -50,7 +50,8 @@ struct rw_tls {
 };
 
 /* tls_info.c: the NSS key log line of a completed TLS 1.2 handshake
- * ("CLIENT_RANDOM <random> <master secret>\n"), or 0 when there is none. */
+ * ("CLIENT_RANDOM <random> <master secret>", no newline: the writer adds
+ * it, as for TLS 1.3's lines), or 0 when there is none. */
 size_t rw__tls_keylog_line(const struct rw_tls *t, char *buf, size_t len);
 
 #endif
