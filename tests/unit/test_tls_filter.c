@@ -1,8 +1,8 @@
 /* tests/unit/test_tls_filter.c: the TLS byte filter against a real wolfSSL
  * client, entirely in memory (no sockets): handshakes at TLS 1.2 and 1.3,
- * application data both ways, bytes fed one at a time, close_notify, garbage
- * a refused protocol version, and the heap an idle session keeps. The certificate is made by the openssl
- * command-line tool at test time. */
+ * application data both ways, bytes fed one at a time, close_notify, garbage,
+ * a refused protocol version, and the heap an idle session keeps. The
+ * certificate is made by the openssl command-line tool at test time. */
 #include "src/tls_filter.h"
 
 #include "ringworks/common.h"
