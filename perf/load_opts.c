@@ -1,0 +1,153 @@
+/* perf/load_opts.c: rw-load's command line. */
+#include "load.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rw-load --port PORT [options]\n"
+		"  --host ADDR        loopback server address (127.0.0.0/8 or ::1), default 127.0.0.1\n"
+		"  --port PORT        server port (required)\n"
+		"  --mode tcp|tls|ws  plain TCP (default); TLS: a wolfSSL client over the same\n"
+		"                     ring (custom I/O callbacks, no certificate check), the\n"
+		"                     echoed plaintext verified; ws: WebSocket (HTTP upgrade, each\n"
+		"                     message one masked binary frame, the echoed payload verified)\n"
+		"  --churn            each connection: connect (and handshake), --pipeline messages,\n"
+		"                     close, reconnect; reports connections/s (cycles in the window)\n"
+		"                     and the cycle latency (connect to last echo)\n"
+		"  --idle             each connection echoes one message, then all stay idle for\n"
+		"                     --duration s; then every one must echo one more message\n"
+		"                     (reports how many did, and the server's RSS per connection)\n"
+		"  --mark FILE        create FILE when the measured window starts (for samplers)\n"
+		"  --connections N    connections, default 1000 (one process: up to RLIMIT_NOFILE - %u;\n"
+		"                     run several processes for more)\n"
+		"  --size BYTES       message size, default 64\n"
+		"  --pipeline K       messages in flight per connection, default 1 (ping-pong)\n"
+		"  --duration S       measured seconds, default 5\n"
+		"  --warmup S         unmeasured seconds after the connect phase, default 1\n"
+		"  --sources N        bind connections to 127.0.0.1 .. 127.0.0.N, default 1\n"
+		"                     (about 28,000 connections per source address)\n"
+		"  --connect-rate R   at most R connects per second, default unlimited\n"
+		"  --server-pid PID[,PID...]  also report those processes' CPU per message\n"
+		"                     (utime+stime over the measured window, summed) and RSS\n"
+		"  --json FILE        also write the results as JSON\n"
+		"  --quiet            no progress lines and no table\n"
+		"the run ends by itself after at most 10 s (connect) + warmup + duration + 1 s\n"
+		"(--idle: + 20 s for the final round)\n"
+		"exit status: 0 when every connection was established and no verification\n"
+		"error, stalled connection or unexpected disconnect happened; 1 otherwise;\n"
+		"2 for a usage or setup error\n", FD_RESERVE);
+}
+
+static double num_arg(const char *s, const char *name, double lo, double hi)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "rw-load: bad value for --%s: '%s' (%g..%g)\n", name, s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+/* Loopback only: 127.0.0.0/8 or ::1 (a workplace rule). */
+static void set_host(struct load *L, const char *host)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&L->dst;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&L->dst;
+
+	memset(&L->dst, 0, sizeof L->dst);
+	if (!strcmp(host, "localhost"))
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		if ((ntohl(a4->sin_addr.s_addr) >> 24) != 127)
+			die("--host must be a loopback address (127.0.0.0/8 or ::1)");
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)L->o.port);
+		L->dstlen = sizeof *a4;
+	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		if (!IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr))
+			die("--host must be a loopback address (127.0.0.0/8 or ::1)");
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)L->o.port);
+		L->dstlen = sizeof *a6;
+	} else {
+		die("--host must be a numeric loopback address (127.0.0.0/8 or ::1)");
+	}
+}
+
+void parse_args(struct load *L, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"connections", 1, 0, 'c'},
+		{"size", 1, 0, 's'}, {"pipeline", 1, 0, 'k'}, {"duration", 1, 0, 'd'},
+		{"warmup", 1, 0, 'w'}, {"sources", 1, 0, 'S'}, {"connect-rate", 1, 0, 'r'},
+		{"json", 1, 0, 'j'}, {"mode", 1, 0, 'm'}, {"churn", 0, 0, 'C'},
+		{"idle", 0, 0, 'I'}, {"mark", 1, 0, 'M'}, {"server-pid", 1, 0, 'P'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
+	struct opts *o = &L->o;
+	const char *host = "127.0.0.1";
+	int ch;
+
+	*o = (struct opts){.conns = 1000, .size = 64, .pipeline = 1, .duration = 5,
+	                   .warmup = 1, .sources = 1, .port = -1};
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'h': host = optarg; break;
+		case 'p': o->port = (int)num_arg(optarg, "port", 1, 65535); break;
+		case 'c': o->conns = (unsigned)num_arg(optarg, "connections", 1, 1000000); break;
+		case 's': o->size = (size_t)num_arg(optarg, "size", 1, 64 << 20); break;
+		case 'k': o->pipeline = (unsigned)num_arg(optarg, "pipeline", 1, 4096); break;
+		case 'd': o->duration = num_arg(optarg, "duration", 0.1, 86400); break;
+		case 'w': o->warmup = num_arg(optarg, "warmup", 0, 3600); break;
+		case 'S': o->sources = (unsigned)num_arg(optarg, "sources", 1, 254); break;
+		case 'r': o->connect_rate = num_arg(optarg, "connect-rate", 1, 1e9); break;
+		case 'j': o->json = optarg; break;
+		case 'M': o->mark = optarg; break;
+		case 'C': o->churn = true; break;
+		case 'I': o->idle = true; break;
+		case 'm':
+			if (!strcmp(optarg, "tls"))
+				o->tls = true;
+			else if (!strcmp(optarg, "ws"))
+				o->ws = true;
+			else if (strcmp(optarg, "tcp"))
+				die("--mode must be tcp, tls or ws");
+			break;
+		case 'P': {
+			char *save = NULL, *tok;
+			for (tok = strtok_r(optarg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (o->nserver_pids == 8)
+					die("--server-pid: at most 8 pids");
+				o->server_pid[o->nserver_pids++] = (int)num_arg(tok, "server-pid", 1, 1 << 30);
+			}
+			break;
+		}
+		case 'q': o->quiet = true; break;
+		case 'H': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc || o->port < 0) {
+		usage(stderr);
+		exit(2);
+	}
+	if (o->tls && o->ws)
+		die("--mode is one of tcp, tls, ws");
+	if (o->churn && o->idle)
+		die("--churn and --idle exclude each other");
+	if (o->idle)
+		o->pipeline = 1;
+	if (o->churn && o->sources > 1)
+		die("--churn uses one source address (loopback reuses TIME_WAIT ports)");
+	o->host = host;
+	set_host(L, host);
+	if (o->sources > 1 && L->dst.ss_family != AF_INET)
+		die("--sources > 1 needs an IPv4 --host");
+}
