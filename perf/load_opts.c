@@ -18,6 +18,7 @@ static void usage(FILE *f)
 		"                     ring (custom I/O callbacks, no certificate check), the\n"
 		"                     echoed plaintext verified; ws: WebSocket (HTTP upgrade, each\n"
 		"                     message one masked binary frame, the echoed payload verified)\n"
+		"  --mode dtls        DTLS 1.2 sessions over UDP (own options: --mode dtls --help)\n"
 		"  --churn            each connection: connect (and handshake), --pipeline messages,\n"
 		"                     close, reconnect; reports connections/s (cycles in the window)\n"
 		"                     and the cycle latency (connect to last echo)\n"

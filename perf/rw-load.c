@@ -40,9 +40,11 @@
  * buffers, sockets), load_conn.c (connects, sends, receives, verification),
  * load_tls.c and load_ws.c (the modes), load_run.c (phases, event loop),
  * load_hist.c (latency histogram), load_proc.c (/proc sampling),
- * load_report.c (table and JSON), rw-load.c (main).
+ * load_report.c (table and JSON), rw-load.c (main); load_dtls.c is --mode dtls,
+ * a UDP load generator of its own (sockets, loop, options and report).
  */
 #include "load.h"
+#include "load_dtls.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct result r;
 
+	if (rw_load_wants_dtls(argc, argv))
+		return rw_load_dtls_main(argc, argv);
 	parse_args(&L, argc, argv);
 	check_fd_limit(&L);
 	signal(SIGPIPE, SIG_IGN);

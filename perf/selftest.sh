@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# perf/selftest.sh RW_LOAD EPOLL_ECHO RINGWORKS_ECHO: the load generator's own
+# perf/selftest.sh RW_LOAD EPOLL_ECHO RINGWORKS_ECHO DTLS_EPOLL_ECHO: the load generator's own
 # test (meson suite 'perf'). Short, bounded runs on loopback; never timings:
 #  - a clean echo run passes, and its connection and byte counts equal the
 #    server's (epoll-echo prints them at exit); the same for --churn and --idle;
@@ -7,9 +7,12 @@
 #    caught: rw-load exits 1 and reports verify errors;
 #  - --mode tls against ringworks-echo --tls (a test certificate made here):
 #    echo and churn (full handshakes) verify;
-#  - --mode ws against ringworks-echo --ws verifies.
+#  - --mode ws against ringworks-echo --ws verifies;
+#  - --mode dtls against ringworks-echo --dtls and perf/peers/dtls-epoll-echo:
+#    echo and churn verify; a peer that flips a byte now and then is caught;
+#    no server at all fails the run (handshakes counted as failed).
 set -uo pipefail
-LOAD="$1" EPOLL="$2" RW="$3"
+LOAD="$1" EPOLL="$2" RW="$3" DTLS_EPOLL="$4"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-selftest.XXXXXX")"
 SRV=""
 trap '[[ -n "$SRV" ]] && kill "$SRV" 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -45,7 +48,7 @@ counts_match() { # counts_match NAME LOG JSON
 }
 
 echo "TAP version 13"
-echo "1..11"
+echo "1..16"
 
 # clean echo, pipelined
 start "$TMP/e1.log" "$EPOLL" --port 0
@@ -109,5 +112,37 @@ rc=$?
 stop
 check "ws echo passes (frames parsed, payload verified)" \
 	'[[ $rc == 0 && "$(jget "$TMP/w1.json" handshakes)" == 10 ]]'
+
+# DTLS against ringworks-echo --dtls and the epoll peer
+start "$TMP/d.log" "$RW" --dtls 0 --cert "$TMP/cert.pem"
+"$LOAD" --mode dtls --port "$PORT" --connections 50 --pipeline 2 --window 40 --size 1000 \
+	--duration 0.5 --warmup 0.2 --quiet --json "$TMP/d1.json"
+rc1=$?
+"$LOAD" --mode dtls --churn --port "$PORT" --connections 4 --duration 0.5 --warmup 0.2 \
+	--quiet --json "$TMP/d2.json"
+rc2=$?
+stop
+check "dtls echo passes (every session up, decrypted echo verified)" \
+	'[[ $rc1 == 0 && "$(jget "$TMP/d1.json" handshakes)" == 50 && "$(jget "$TMP/d1.json" messages)" -gt 0 ]]'
+check "dtls churn passes (one full handshake per cycle)" \
+	'[[ $rc2 == 0 && "$(jget "$TMP/d2.json" handshakes_window)" -gt 0 && "$(jget "$TMP/d2.json" cycles)" -gt 0 ]]'
+start "$TMP/de.log" "$DTLS_EPOLL" 0 "$TMP/cert.pem"
+"$LOAD" --mode dtls --port "$PORT" --connections 20 --duration 0.5 --warmup 0.2 --quiet \
+	--json "$TMP/d3.json"
+rc=$?
+stop
+check "dtls echo against the epoll peer passes" '[[ $rc == 0 && "$(jget "$TMP/d3.json" handshakes)" == 20 ]]'
+start "$TMP/dc.log" "$DTLS_EPOLL" 0 "$TMP/cert.pem" --corrupt-every 50
+"$LOAD" --mode dtls --port "$PORT" --connections 20 --duration 0.5 --warmup 0.2 --quiet \
+	--json "$TMP/d4.json"
+rc=$?
+stop
+check "dtls: a corrupted echo fails the run with verify errors" \
+	'[[ $rc == 1 && "$(jget "$TMP/d4.json" verify_errors)" -gt 0 ]]'
+DEAD="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+timeout 60 "$LOAD" --mode dtls --port "$DEAD" --connections 2 --duration 0.2 --warmup 0 --quiet \
+	--json "$TMP/d5.json"
+rc=$?
+check "dtls: no server fails the run" '[[ $rc == 1 && "$(jget "$TMP/d5.json" handshakes)" == 0 ]]'
 
 ((failed == 0))

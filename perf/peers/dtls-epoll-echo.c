@@ -5,7 +5,11 @@
  * ClientHello, kept only once wolfDTLS_SetChGoodCb says the cookie verified),
  * retransmission by wolfSSL_dtls_got_timeout once a second.
  *
- *   dtls-epoll-echo PORT CERT.pem [HOST]     prints "listening dtls PORT"
+ *   dtls-epoll-echo PORT CERT.pem [HOST] [--corrupt-every N]
+ *                                            prints "listening dtls PORT"
+ *
+ * --corrupt-every N flips one byte of every Nth echoed datagram (before
+ * encryption), for rw-load's self-test of its verification.
  *
  * A peer table with linear probing by address and port; at most MAX_PEERS.
  */
@@ -41,6 +45,7 @@ static const uint8_t *in_data;
 static size_t in_len;
 static uint8_t secret[32];
 static volatile sig_atomic_t stop;
+static unsigned long corrupt_every, echoed;
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
@@ -127,6 +132,8 @@ static void serve(struct peer *p, uint8_t *buf, size_t n)
 	for (;;) {
 		int r = wolfSSL_read(p->ssl, plain, sizeof(plain));
 		if (r > 0) {
+			if (corrupt_every && ++echoed % corrupt_every == 0)
+				plain[r - 1] ^= 0x20;
 			wolfSSL_write(p->ssl, plain, r);
 			continue;
 		}
@@ -189,8 +196,12 @@ static void timers(void)
 
 int main(int argc, char **argv)
 {
+	if (argc > 2 && !strcmp(argv[argc - 2], "--corrupt-every")) {
+		corrupt_every = strtoul(argv[argc - 1], NULL, 10);
+		argc -= 2;
+	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: dtls-epoll-echo PORT CERT.pem [HOST]\n");
+		fprintf(stderr, "usage: dtls-epoll-echo PORT CERT.pem [HOST] [--corrupt-every N]\n");
 		return 2;
 	}
 	signal(SIGINT, on_signal);
