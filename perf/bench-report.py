@@ -75,7 +75,7 @@ print("-" * len(hdr))
 chart = []  # (scenario, peer, cpu ratio, rate ratio)
 for name, kind, mode, conns, size, pipe in scenarios:
     servers = {"tcp": ["ringworks", "epoll", "libuv"], "tls": ["ringworks", "nginx"],
-               "ws": ["ringworks", "node-ws"]}[mode]
+               "ws": ["ringworks", "node-ws", "lws"], "wss": ["ringworks", "node-ws", "lws"]}[mode]
     row = {"name": name, "kind": kind, "mode": mode, "connections": int(conns), "size": int(size),
            "pipeline": int(pipe), "servers": {}}
     print(name)

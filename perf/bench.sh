@@ -5,7 +5,10 @@
 # run: the classic epoll echo (perf/peers/epoll-echo), the libuv echo
 # (perf/peers/uv-echo), for TLS nginx's stream module terminating TLS in
 # front of the epoll echo (config generated here, run as the current user on
-# a loopback port), for WebSocket node's ws package (perf/peers/ws-echo.js). Server on core 0, rw-load on core 1 (taskset), 3
+# a loopback port), for WebSocket (ws and wss) node's ws package
+# (perf/peers/ws-echo.js, on node's https server for wss) and libwebsockets
+# (perf/peers/lws-echo, OpenSSL for wss). Server on core 0,
+# rw-load on core 1 (taskset), 3
 # repetitions (1 with --quick), medians, ratios ringworks / peer.
 #
 # Per run: messages/s (connections/s for churn), p50/p99/p99.9, the server's
@@ -64,7 +67,9 @@ if command -v node >/dev/null; then
 	fi
 	[[ -d "$BUILD/node/node_modules/ws" ]] && PEERS_WS+=(node-ws)
 fi
-((${#PEERS_WS[@]})) || note "no node ws package: WebSocket compared with nothing"
+SERVER_LWS="$BUILD/perf/lws-echo"
+if [[ -x "$SERVER_LWS" ]]; then PEERS_WS+=(lws); else note "no $SERVER_LWS (libwebsockets-dev missing): libwebsockets left out"; fi
+((${#PEERS_WS[@]})) || note "no node ws package and no libwebsockets: WebSocket compared with nothing"
 PERF="$(command -v perf || true)"
 if [[ -n "$PERF" ]] && ! "$PERF" stat -e raw_syscalls:sys_enter -x, -- true >/dev/null 2>&1; then
 	note "perf stat cannot count raw_syscalls:sys_enter here: no syscall counts"
@@ -83,6 +88,8 @@ SCENARIOS=(
 	"TLS echo 100 x 16 KiB|echo|tls|100|16384|1"
 	"WS echo 1000 x 64 B|echo|ws|1000|64|1"
 	"WS echo 100 x 16 KiB|echo|ws|100|16384|1"
+	"WSS echo 1000 x 64 B|echo|wss|1000|64|1"
+	"WSS echo 100 x 16 KiB|echo|wss|100|16384|1"
 )
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-bench.XXXXXX")"
@@ -159,8 +166,21 @@ start_server() {
 	ringworks:ws)
 		$(pin 0) "$SERVER_RW" --ws 0 --backlog 4096 --max-connections 20000 >"$log" 2>&1 &
 		pid=$! ;;
+	ringworks:wss)
+		$(pin 0) "$SERVER_RW" --wss 0 --cert "$TMP/cert.pem" --backlog 4096 --max-connections 20000 >"$log" 2>&1 &
+		pid=$! ;;
 	node-ws:ws)
 		NODE_PATH="$BUILD/node/node_modules" $(pin 0) node "$ROOT/perf/peers/ws-echo.js" 0 >"$log" 2>&1 &
+		pid=$! ;;
+	node-ws:wss) # ws on node's https server
+		NODE_PATH="$BUILD/node/node_modules" $(pin 0) node "$ROOT/perf/peers/ws-echo.js" 0 \
+			"$TMP/crt.pem" "$TMP/key.pem" >"$log" 2>&1 &
+		pid=$! ;;
+	lws:ws)
+		$(pin 0) "$SERVER_LWS" --port 0 >"$log" 2>&1 &
+		pid=$! ;;
+	lws:wss)
+		$(pin 0) "$SERVER_LWS" --port 0 --cert "$TMP/crt.pem" --key "$TMP/key.pem" >"$log" 2>&1 &
 		pid=$! ;;
 	epoll:tcp)
 		$(pin 0) "$SERVER_EPOLL" --port 0 >"$log" 2>&1 &
@@ -249,7 +269,7 @@ for s in "${SCENARIOS[@]}"; do
 	IFS='|' read -r name kind mode conns size pipe <<<"$s"
 	case "$mode" in
 	tls) servers=(ringworks "${PEERS_TLS[@]}") ;;
-	ws) servers=(ringworks "${PEERS_WS[@]}") ;;
+	ws | wss) servers=(ringworks "${PEERS_WS[@]}") ;;
 	*) servers=(ringworks "${PEERS_TCP[@]}") ;;
 	esac
 	echo "bench: $name: ${servers[*]}" >&2

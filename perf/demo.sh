@@ -4,7 +4,8 @@
 #   tls echo       1,000 TLS connections (handshakes first), 64 B ping-pong
 #   tls handshakes 100 connections that connect, handshake, echo, close, again
 #   ws echo        1,000 WebSocket connections (upgrade first), 64 B messages
-#                  (rw-load has no wss or dtls mode yet: no rows for those)
+#   wss echo       the same over TLS (TLS handshake, then the upgrade)
+#                  (rw-load has no dtls mode yet: no row for that)
 # Each row starts BUILD_DIR/tools/ringworks-echo with that listener (TLS with
 # its self-signed certificate), drives it with BUILD_DIR/perf/rw-load and
 # gives throughput (messages/s, or connections/s for churn), latency, errors,
@@ -147,6 +148,7 @@ run_row "tcp echo ${SIZE} B" tcp "$CONNS" --size "$SIZE"
 run_row "tls echo ${SIZE} B" tls "$TLS_CONNS" --size "$SIZE" --mode tls
 run_row "tls handshakes (churn)" tls "$TLS_CHURN_CONNS" --size "$SIZE" --mode tls --churn
 run_row "ws echo ${SIZE} B" ws "$WS_CONNS" --size "$SIZE" --mode ws
+run_row "wss echo ${SIZE} B" wss "$WS_CONNS" --size "$SIZE" --mode wss
 
 echo
 printf '%-26s %11s %10s %9s %9s %7s %13s %11s %11s %8s\n' scenario connections "msgs|conns/s" \

@@ -78,8 +78,12 @@ struct tls {
 	uint8_t *in, *out[2];
 	size_t in_len, in_off, in_cap, out_len[2], out_cap[2], sent;
 	int cur, fl; /* fl: the buffer in flight, or -1 */
-	bool hs_done;
-	/* --mode ws: the server's frame being parsed */
+	bool hs_done;  /* TLS handshake done */
+	/* --mode ws/wss: the upgrade response (in plaintext), then the server's
+	 * frame being parsed */
+	bool ws_done;
+	uint8_t *hs;
+	size_t hs_len, hs_cap;
 	uint8_t hdr[14];
 	unsigned hdr_len, hdr_need;
 	uint64_t payload_left;
@@ -126,6 +130,8 @@ struct load {
 	WOLFSSL_CTX *tls_ctx;
 	char tls_info[128]; /* version, cipher and group of the first handshake */
 	uint8_t *tls_scratch;
+	uint8_t *wss_buf;   /* --mode wss: frames before encryption */
+	size_t wss_cap, wss_len;
 	struct hist h;
 	struct stats s;
 };
@@ -170,6 +176,7 @@ void arm_recv(struct load *L, unsigned idx);
 int grow(uint8_t **buf, size_t *cap, size_t need);
 void setup_tls(struct load *L);
 int tls_begin(struct load *L, struct conn *c);
+int tls_write_all(struct load *L, unsigned idx, const uint8_t *p, size_t len);
 void tls_end(struct conn *c);
 void tls_fail(struct load *L, unsigned idx, int ret, const char *where);
 void tls_flush(struct load *L, unsigned idx); /* send the accumulated output, one send in flight */
@@ -177,6 +184,9 @@ void tls_queue(struct load *L, unsigned idx);
 void tls_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n);
 
 /* load_ws.c */
+extern const char ws_req[];
+extern const size_t ws_req_len;
+void ws_reset(struct tls *t);
 int ws_begin(struct load *L, struct conn *c);
 void ws_fail(struct load *L, unsigned idx, const char *why);
 void ws_queue(struct load *L, unsigned idx);
@@ -198,6 +208,7 @@ unsigned reap(struct load *L);
 void run(struct load *L);
 
 /* load_report.c */
+const char *mode_name(const struct load *L);
 struct result summarize(const struct load *L);
 void print_table(const struct load *L, const struct result *r);
 int write_json(const struct load *L, const struct result *r);

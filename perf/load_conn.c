@@ -167,7 +167,7 @@ void on_connect(struct load *L, unsigned idx, int res, uint64_t now)
 	if (first)
 		L->s.established++;
 	arm_recv(L, idx);
-	if (L->o.ws) {
+	if (L->o.ws && !L->o.tls) { /* wss begins with the TLS handshake */
 		if (ws_begin(L, c))
 			die("out of memory");
 		tls_flush(L, idx);
@@ -269,10 +269,10 @@ static void on_recv(struct load *L, unsigned idx, const struct io_uring_cqe *cqe
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		uint8_t *p = L->bufs + (size_t)bid * L->buf_size;
 		if (res > 0 && c->state == C_OPEN) {
-			if (L->o.ws)
-				ws_input(L, idx, p, (unsigned)res);
-			else if (c->t)
+			if (L->o.tls)
 				tls_input(L, idx, p, (unsigned)res);
+			else if (L->o.ws)
+				ws_input(L, idx, p, (unsigned)res);
 			else
 				verify(L, idx, p, (unsigned)res);
 		}

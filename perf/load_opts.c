@@ -14,10 +14,11 @@ static void usage(FILE *f)
 		"usage: rw-load --port PORT [options]\n"
 		"  --host ADDR        loopback server address (127.0.0.0/8 or ::1), default 127.0.0.1\n"
 		"  --port PORT        server port (required)\n"
-		"  --mode tcp|tls|ws  plain TCP (default); TLS: a wolfSSL client over the same\n"
-		"                     ring (custom I/O callbacks, no certificate check), the\n"
+		"  --mode tcp|tls|ws|wss  plain TCP (default); TLS: a wolfSSL client over the\n"
+		"                     same ring (custom I/O callbacks, no certificate check), the\n"
 		"                     echoed plaintext verified; ws: WebSocket (HTTP upgrade, each\n"
-		"                     message one masked binary frame, the echoed payload verified)\n"
+		"                     message one masked binary frame, the echoed payload verified);\n"
+		"                     wss: ws inside TLS (the TLS handshake, then the upgrade)\n"
 		"  --mode dtls        DTLS 1.2 sessions over UDP (own options: --mode dtls --help)\n"
 		"  --churn            each connection: connect (and handshake), --pipeline messages,\n"
 		"                     close, reconnect; reports connections/s (cycles in the window)\n"
@@ -118,8 +119,10 @@ void parse_args(struct load *L, int argc, char **argv)
 				o->tls = true;
 			else if (!strcmp(optarg, "ws"))
 				o->ws = true;
+			else if (!strcmp(optarg, "wss"))
+				o->tls = o->ws = true;
 			else if (strcmp(optarg, "tcp"))
-				die("--mode must be tcp, tls or ws");
+				die("--mode must be tcp, tls, ws or wss");
 			break;
 		case 'P': {
 			char *save = NULL, *tok;
@@ -139,8 +142,6 @@ void parse_args(struct load *L, int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
-	if (o->tls && o->ws)
-		die("--mode is one of tcp, tls, ws");
 	if (o->churn && o->idle)
 		die("--churn and --idle exclude each other");
 	if (o->idle)

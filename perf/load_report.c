@@ -51,12 +51,17 @@ struct result summarize(const struct load *L)
 	return r;
 }
 
+const char *mode_name(const struct load *L)
+{
+	return L->o.tls && L->o.ws ? "wss" : L->o.tls ? "tls" : L->o.ws ? "ws" : "tcp";
+}
+
 void print_table(const struct load *L, const struct result *r)
 {
 	const struct stats *s = &L->s;
 
 	printf("rw-load: %s %s port %d, %u connections x %zu B, pipeline %u%s, %.1f s measured"
-	       " (warmup %.1f s)\n", L->o.tls ? "tls" : L->o.ws ? "ws" : "tcp", L->o.host, L->o.port, L->o.conns,
+	       " (warmup %.1f s)\n", mode_name(L), L->o.host, L->o.port, L->o.conns,
 	       L->o.size, L->o.pipeline, L->o.churn ? ", churn" : L->o.idle ? ", idle" : "",
 	       r->secs, L->o.warmup);
 	printf("  %-26s %llu (in %.2f s)\n", "connections established",
@@ -65,7 +70,9 @@ void print_table(const struct load *L, const struct result *r)
 	       s->first_connect_err ? "  first: " : "",
 	       s->first_connect_err ? strerror(-s->first_connect_err) : "");
 	printf("  %-26s %.0f\n", "connects/s (connect phase)", r->connect_rate);
-	if (L->o.tls)
+	if (L->o.tls && L->o.ws)
+		printf("  %-26s %s\n", "TLS", L->tls_info);
+	else if (L->o.tls)
 		printf("  %-26s %llu (%s)\n", "TLS handshakes", (unsigned long long)s->handshakes,
 		       L->tls_info);
 	if (L->o.ws)
@@ -87,7 +94,8 @@ void print_table(const struct load *L, const struct result *r)
 	       s->first_disc_err ? strerror(-s->first_disc_err) : "");
 	printf("  %-26s %llu\n", "stalled (no echo at all)", (unsigned long long)s->stalled);
 	if (L->o.tls || L->o.ws)
-		printf("  %-26s %llu\n", L->o.ws ? "WebSocket errors" : "TLS errors",
+		printf("  %-26s %llu\n",
+		       L->o.tls && L->o.ws ? "TLS/WebSocket errors" : L->o.ws ? "WebSocket errors" : "TLS errors",
 		       (unsigned long long)s->tls_err);
 	printf("  %-26s %.2f us/msg (%.0f %% of a core)\n", "client CPU", r->cpu_us_per_msg,
 	       r->cpu_pct);
@@ -109,7 +117,7 @@ int write_json(const struct load *L, const struct result *r)
 		fprintf(stderr, "rw-load: %s: %s\n", L->o.json, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"kind\": \"%s\",\n", L->o.tls ? "tls" : L->o.ws ? "ws" : "tcp",
+	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"kind\": \"%s\",\n", mode_name(L),
 		L->o.churn ? "churn" : L->o.idle ? "idle" : "echo");
 	fprintf(f, "  \"tls\": \"%s\",\n", L->tls_info);
 	fprintf(f, "  \"host\": \"%s\",\n  \"port\": %d,\n  \"connections\": %u,\n"

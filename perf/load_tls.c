@@ -153,17 +153,27 @@ void tls_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n)
 			return;
 		}
 		t->hs_done = true;
-		if (!L->s.handshakes++) {
+		if (!L->tls_info[0]) {
 			const char *grp = wolfSSL_get_curve_name(t->ssl);
 			snprintf(L->tls_info, sizeof L->tls_info, "%s %s %s", wolfSSL_get_version(t->ssl),
 			         wolfSSL_get_cipher_name(t->ssl), grp ? grp : "");
 		}
-		conn_ready(L, idx, now_ns()); /* the Finished and the first messages in one send */
+		if (L->o.ws) { /* wss: the upgrade request goes with the Finished */
+			ws_reset(t);
+			if (tls_write_all(L, idx, (const uint8_t *)ws_req, ws_req_len))
+				return;
+		} else {
+			L->s.handshakes++;
+			conn_ready(L, idx, now_ns()); /* the Finished and the first messages in one send */
+		}
 	}
 	while (c->state == C_OPEN) {
 		r = wolfSSL_read(t->ssl, L->tls_scratch, TLS_READ_BUF);
 		if (r > 0) {
-			verify(L, idx, L->tls_scratch, (unsigned)r);
+			if (L->o.ws) /* wss: the upgrade response, then frames */
+				ws_input(L, idx, L->tls_scratch, (unsigned)r);
+			else
+				verify(L, idx, L->tls_scratch, (unsigned)r);
 			continue;
 		}
 		int err = wolfSSL_get_error(t->ssl, r);
@@ -175,6 +185,24 @@ void tls_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n)
 		break;
 	}
 	tls_flush(L, idx); /* wolfSSL may have answered (key update, tickets) */
+}
+
+/* Encrypt len bytes into the connection's outgoing ciphertext (the write
+ * callback never blocks). -1 when wolfSSL failed (the connection is lost). */
+int tls_write_all(struct load *L, unsigned idx, const uint8_t *p, size_t len)
+{
+	struct conn *c = &L->c[idx];
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off > TLS_READ_BUF ? TLS_READ_BUF : len - off;
+		int r = wolfSSL_write(c->t->ssl, p + off, (int)n);
+		if (r <= 0) {
+			tls_fail(L, idx, r, "write");
+			conn_lost(L, idx, -EPROTO);
+			return -1;
+		}
+		off += (size_t)r;
+	}
+	return 0;
 }
 
 /* Encrypt the queued plaintext (the write callback never blocks), and send. */

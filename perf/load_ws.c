@@ -1,7 +1,9 @@
 /* perf/load_ws.c: rw-load --mode ws: WebSocket (RFC 6455) over plain TCP: an
  * HTTP upgrade, then each message one masked binary frame (mask key 0, so the
  * payload is the pattern as is); the server's frames are parsed and their
- * payload verified. */
+ * payload verified. --mode wss: the same as TLS application data (load_tls.c
+ * sends the upgrade once its handshake is done and feeds the decrypted bytes
+ * to ws_input). */
 #include "load.h"
 
 #include <errno.h>
@@ -9,12 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The HTTP upgrade request (ws and wss). */
+const char ws_req[] =
+	"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+const size_t ws_req_len = sizeof ws_req - 1;
+
+/* Before the upgrade: no response seen, no frame begun. */
+void ws_reset(struct tls *t)
+{
+	t->ws_done = false;
+	t->hs_len = 0;
+	t->hdr_len = 0;
+	t->hdr_need = 2;
+	t->payload_left = 0;
+}
+
 /* --mode ws: a new connection sends its HTTP upgrade request. */
 int ws_begin(struct load *L, struct conn *c)
 {
-	static const char req[] =
-		"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 	(void)L;
 	if (!c->t && !(c->t = calloc(1, sizeof *c->t)))
 		return -1;
@@ -24,13 +39,11 @@ int ws_begin(struct load *L, struct conn *c)
 	t->cur = 0;
 	t->fl = -1;
 	t->hs_done = false;
-	t->hdr_len = 0;
-	t->hdr_need = 2;
-	t->payload_left = 0;
-	if (grow(&t->out[0], &t->out_cap[0], sizeof req - 1))
+	ws_reset(t);
+	if (grow(&t->out[0], &t->out_cap[0], ws_req_len))
 		return -1;
-	memcpy(t->out[0], req, sizeof req - 1);
-	t->out_len[0] = sizeof req - 1;
+	memcpy(t->out[0], ws_req, ws_req_len);
+	t->out_len[0] = ws_req_len;
 	return 0;
 }
 
@@ -97,41 +110,39 @@ void ws_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n)
 	struct conn *c = &L->c[idx];
 	struct tls *t = c->t;
 
-	if (t->hs_done) {
+	if (t->ws_done) {
 		ws_frames(L, idx, p, n);
 		return;
 	}
-	if (grow(&t->in, &t->in_cap, t->in_len + n + 1))
+	if (grow(&t->hs, &t->hs_cap, t->hs_len + n + 1))
 		die("out of memory");
-	memcpy(t->in + t->in_len, p, n);
-	t->in_len += n;
-	t->in[t->in_len] = 0;
-	char *end = strstr((char *)t->in, "\r\n\r\n");
+	memcpy(t->hs + t->hs_len, p, n);
+	t->hs_len += n;
+	t->hs[t->hs_len] = 0;
+	char *end = strstr((char *)t->hs, "\r\n\r\n");
 	if (!end) {
-		if (t->in_len > 8192)
+		if (t->hs_len > 8192)
 			ws_fail(L, idx, "no end of the upgrade response in 8 KiB");
 		return;
 	}
-	if (strncmp((char *)t->in, "HTTP/1.1 101", 12)) {
+	if (strncmp((char *)t->hs, "HTTP/1.1 101", 12)) {
 		ws_fail(L, idx, "upgrade refused");
 		return;
 	}
-	t->hs_done = true;
+	t->ws_done = true;
 	L->s.handshakes++;
-	size_t used = (size_t)(end + 4 - (char *)t->in), rest = t->in_len - used;
+	size_t used = (size_t)(end + 4 - (char *)t->hs), rest = t->hs_len - used;
 	conn_ready(L, idx, now_ns());
-	if (rest)
-		ws_frames(L, idx, t->in + used, rest);
-	t->in_len = 0;
+	if (rest && c->state == C_OPEN)
+		ws_frames(L, idx, t->hs + used, rest);
+	t->hs_len = 0;
 }
 
-/* Frame every queued message: FIN + binary, masked with key 0 (the payload
- * goes out as is), into the accumulating buffer, and send it. */
-void ws_queue(struct load *L, unsigned idx)
+/* Append every queued message to buf as one frame: FIN + binary, masked
+ * with key 0 (so the payload goes out as is). */
+static void frame_msgs(struct load *L, struct conn *c, uint8_t **buf, size_t *cap, size_t *len)
 {
-	struct conn *c = &L->c[idx];
-	struct tls *t = c->t;
-	while (c->state == C_OPEN && t->hs_done && c->tx_off < c->tx_queued) {
+	while (c->tx_off < c->tx_queued) {
 		uint8_t h[14];
 		size_t hl = 2, n = L->o.size;
 		h[0] = 0x82;
@@ -150,9 +161,9 @@ void ws_queue(struct load *L, unsigned idx)
 		}
 		memset(h + hl, 0, 4);
 		hl += 4;
-		if (grow(&t->out[t->cur], &t->out_cap[t->cur], t->out_len[t->cur] + hl + n))
+		if (grow(buf, cap, *len + hl + n))
 			die("out of memory");
-		uint8_t *o = t->out[t->cur] + t->out_len[t->cur];
+		uint8_t *o = *buf + *len;
 		memcpy(o, h, hl);
 		for (size_t done = 0; done < n;) { /* the pattern wraps every PAT_PERIOD bytes */
 			size_t at = (c->base + c->tx_off + done) % PAT_PERIOD;
@@ -160,8 +171,26 @@ void ws_queue(struct load *L, unsigned idx)
 			memcpy(o + hl + done, L->pattern + at, k);
 			done += k;
 		}
-		t->out_len[t->cur] += hl + n;
+		*len += hl + n;
 		c->tx_off += n;
+	}
+}
+
+/* Frame every queued message into the accumulating output (wss: encrypt
+ * the frames first), and send it. */
+void ws_queue(struct load *L, unsigned idx)
+{
+	struct conn *c = &L->c[idx];
+	struct tls *t = c->t;
+	if (c->state == C_OPEN && t->ws_done && c->tx_off < c->tx_queued) {
+		if (L->o.tls) {
+			L->wss_len = 0;
+			frame_msgs(L, c, &L->wss_buf, &L->wss_cap, &L->wss_len);
+			if (tls_write_all(L, idx, L->wss_buf, L->wss_len))
+				return;
+		} else {
+			frame_msgs(L, c, &t->out[t->cur], &t->out_cap[t->cur], &t->out_len[t->cur]);
+		}
 	}
 	tls_flush(L, idx);
 }

@@ -34,7 +34,8 @@
  * one still echoes. --mode ws speaks WebSocket (RFC 6455) over plain TCP: an
  * HTTP upgrade, then each message one masked binary frame (mask key 0, so the
  * payload is the pattern as is); the server's frames are parsed and their
- * payload verified.
+ * payload verified. --mode wss is the same inside TLS: the TLS handshake,
+ * then the upgrade request and the frames as TLS application data.
  *
  * Files: load.h (shared state), load_opts.c (command line), load_setup.c (ring,
  * buffers, sockets), load_conn.c (connects, sends, receives, verification),

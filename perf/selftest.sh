@@ -7,7 +7,7 @@
 #    caught: rw-load exits 1 and reports verify errors;
 #  - --mode tls against ringworks-echo --tls (a test certificate made here):
 #    echo and churn (full handshakes) verify;
-#  - --mode ws against ringworks-echo --ws verifies;
+#  - --mode ws against ringworks-echo --ws verifies; --mode wss against --wss;
 #  - --mode dtls against ringworks-echo --dtls and perf/peers/dtls-epoll-echo:
 #    echo and churn verify; a peer that flips a byte now and then is caught;
 #    no server at all fails the run (handshakes counted as failed).
@@ -48,7 +48,7 @@ counts_match() { # counts_match NAME LOG JSON
 }
 
 echo "TAP version 13"
-echo "1..16"
+echo "1..17"
 
 # clean echo, pipelined
 start "$TMP/e1.log" "$EPOLL" --port 0
@@ -112,6 +112,15 @@ rc=$?
 stop
 check "ws echo passes (frames parsed, payload verified)" \
 	'[[ $rc == 0 && "$(jget "$TMP/w1.json" handshakes)" == 10 ]]'
+
+# WebSocket over TLS against ringworks-echo --wss
+start "$TMP/ws.log" "$RW" --wss 0 --cert "$TMP/cert.pem"
+"$LOAD" --mode wss --port "$PORT" --connections 10 --pipeline 2 --size 70000 --duration 0.5 \
+	--warmup 0.2 --quiet --json "$TMP/w2.json"
+rc=$?
+stop
+check "wss echo passes (TLS, upgrade, frames parsed, payload verified)" \
+	'[[ $rc == 0 && "$(jget "$TMP/w2.json" handshakes)" == 10 && "$(jget "$TMP/w2.json" mode)" == wss ]]'
 
 # DTLS against ringworks-echo --dtls and the epoll peer
 start "$TMP/d.log" "$RW" --dtls 0 --cert "$TMP/cert.pem"
