@@ -75,7 +75,8 @@ print("-" * len(hdr))
 chart = []  # (scenario, peer, cpu ratio, rate ratio)
 for name, kind, mode, conns, size, pipe in scenarios:
     servers = {"tcp": ["ringworks", "epoll", "libuv"], "tls": ["ringworks", "nginx"],
-               "ws": ["ringworks", "node-ws", "lws"], "wss": ["ringworks", "node-ws", "lws"]}[mode]
+               "ws": ["ringworks", "node-ws", "lws"], "wss": ["ringworks", "node-ws", "lws"],
+               "dtls": ["ringworks", "dtls-epoll"]}[mode]
     row = {"name": name, "kind": kind, "mode": mode, "connections": int(conns), "size": int(size),
            "pipeline": int(pipe), "servers": {}}
     print(name)
@@ -139,6 +140,10 @@ print("rate/s: messages/s (connections/s for churn); srv us/op: server CPU (user
 print(f"idle: {idle_conns} connections are what fits one process under RLIMIT_NOFILE 20,000 here;"
       " 100,000 needs a multi-worker server (several rings, DESIGN.md section 4a), which ringworks-echo"
       " does not have yet, and several rw-load processes.")
+print("DTLS: rate/s is echoed datagrams/s (handshakes/s for churn), srv us/op the server's CPU per echoed"
+      " datagram (per full handshake, with its one echo and close_notify, for churn) at 1,000 sessions"
+      " with 256 datagrams in flight; dtls-epoll is plain wolfSSL + epoll, one recvfrom/sendto per datagram,"
+      " the same wolfSSL build.")
 print("TLS: nginx terminates TLS and proxies to the epoll echo (two processes, both counted);"
       " ringworks terminates TLS and echoes in one process.")
 tls = [r.get("tls") for row in result["scenarios"] for s in row["servers"].values() for r in s["runs"] if r.get("tls")]

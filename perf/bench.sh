@@ -7,7 +7,8 @@
 # front of the epoll echo (config generated here, run as the current user on
 # a loopback port), for WebSocket (ws and wss) node's ws package
 # (perf/peers/ws-echo.js, on node's https server for wss) and libwebsockets
-# (perf/peers/lws-echo, OpenSSL for wss). Server on core 0,
+# (perf/peers/lws-echo, OpenSSL for wss), for DTLS the plain wolfSSL + epoll
+# DTLS echo (perf/peers/dtls-epoll-echo, same wolfSSL build). Server on core 0,
 # rw-load on core 1 (taskset), 3
 # repetitions (1 with --quick), medians, ratios ringworks / peer.
 #
@@ -39,6 +40,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SERVER_RW="$BUILD/tools/ringworks-echo"
 SERVER_EPOLL="$BUILD/perf/epoll-echo"
 SERVER_UV="$BUILD/perf/uv-echo"
+SERVER_DTLS_EPOLL="$BUILD/perf/dtls-epoll-echo"
 LOAD="$BUILD/perf/rw-load"
 OUT_DIR="$ROOT/perf/results"
 
@@ -70,6 +72,8 @@ fi
 SERVER_LWS="$BUILD/perf/lws-echo"
 if [[ -x "$SERVER_LWS" ]]; then PEERS_WS+=(lws); else note "no $SERVER_LWS (libwebsockets-dev missing): libwebsockets left out"; fi
 ((${#PEERS_WS[@]})) || note "no node ws package and no libwebsockets: WebSocket compared with nothing"
+PEERS_DTLS=()
+if [[ -x "$SERVER_DTLS_EPOLL" ]]; then PEERS_DTLS+=(dtls-epoll); else note "no $SERVER_DTLS_EPOLL: DTLS compared with nothing"; fi
 PERF="$(command -v perf || true)"
 if [[ -n "$PERF" ]] && ! "$PERF" stat -e raw_syscalls:sys_enter -x, -- true >/dev/null 2>&1; then
 	note "perf stat cannot count raw_syscalls:sys_enter here: no syscall counts"
@@ -90,6 +94,9 @@ SCENARIOS=(
 	"WS echo 100 x 16 KiB|echo|ws|100|16384|1"
 	"WSS echo 1000 x 64 B|echo|wss|1000|64|1"
 	"WSS echo 100 x 16 KiB|echo|wss|100|16384|1"
+	"DTLS echo 1000 x 64 B|echo|dtls|1000|64|1"
+	"DTLS echo 1000 x 1 KiB|echo|dtls|1000|1024|1"
+	"DTLS handshakes (churn 100)|churn|dtls|100|64|1"
 )
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-bench.XXXXXX")"
@@ -185,6 +192,12 @@ start_server() {
 	epoll:tcp)
 		$(pin 0) "$SERVER_EPOLL" --port 0 >"$log" 2>&1 &
 		pid=$! ;;
+	ringworks:dtls)
+		$(pin 0) "$SERVER_RW" --dtls 0 --cert "$TMP/cert.pem" --max-connections 20000 >"$log" 2>&1 &
+		pid=$! ;;
+	dtls-epoll:dtls)
+		$(pin 0) "$SERVER_DTLS_EPOLL" 0 "$TMP/cert.pem" >"$log" 2>&1 &
+		pid=$! ;;
 	libuv:tcp)
 		$(pin 0) "$SERVER_UV" --port 0 >"$log" 2>&1 &
 		pid=$! ;;
@@ -270,6 +283,7 @@ for s in "${SCENARIOS[@]}"; do
 	case "$mode" in
 	tls) servers=(ringworks "${PEERS_TLS[@]}") ;;
 	ws | wss) servers=(ringworks "${PEERS_WS[@]}") ;;
+	dtls) servers=(ringworks "${PEERS_DTLS[@]}") ;;
 	*) servers=(ringworks "${PEERS_TCP[@]}") ;;
 	esac
 	echo "bench: $name: ${servers[*]}" >&2

@@ -5,7 +5,9 @@
 #   tls handshakes 100 connections that connect, handshake, echo, close, again
 #   ws echo        1,000 WebSocket connections (upgrade first), 64 B messages
 #   wss echo       the same over TLS (TLS handshake, then the upgrade)
-#                  (rw-load has no dtls mode yet: no row for that)
+#   dtls echo      1,000 DTLS 1.2 sessions (handshakes first), 64 B datagrams
+#   dtls handshakes 100 sessions that handshake, echo one datagram, send
+#                  close_notify, again on a new port
 # Each row starts BUILD_DIR/tools/ringworks-echo with that listener (TLS with
 # its self-signed certificate), drives it with BUILD_DIR/perf/rw-load and
 # gives throughput (messages/s, or connections/s for churn), latency, errors,
@@ -21,6 +23,8 @@ CONNS="${RW_DEMO_CONNECTIONS:-10000}"
 TLS_CONNS="${RW_DEMO_TLS_CONNECTIONS:-1000}"
 TLS_CHURN_CONNS="${RW_DEMO_TLS_CHURN_CONNECTIONS:-100}"
 WS_CONNS="${RW_DEMO_WS_CONNECTIONS:-1000}"
+DTLS_CONNS="${RW_DEMO_DTLS_CONNECTIONS:-1000}"
+DTLS_CHURN_CONNS="${RW_DEMO_DTLS_CHURN_CONNECTIONS:-100}"
 SIZE="${RW_DEMO_SIZE:-64}"
 DURATION="${RW_DEMO_DURATION:-5}"
 SERVER="$BUILD/tools/ringworks-echo"
@@ -149,6 +153,8 @@ run_row "tls echo ${SIZE} B" tls "$TLS_CONNS" --size "$SIZE" --mode tls
 run_row "tls handshakes (churn)" tls "$TLS_CHURN_CONNS" --size "$SIZE" --mode tls --churn
 run_row "ws echo ${SIZE} B" ws "$WS_CONNS" --size "$SIZE" --mode ws
 run_row "wss echo ${SIZE} B" wss "$WS_CONNS" --size "$SIZE" --mode wss
+run_row "dtls echo ${SIZE} B" dtls "$DTLS_CONNS" --size "$SIZE" --mode dtls
+run_row "dtls handshakes (churn)" dtls "$DTLS_CHURN_CONNS" --size "$SIZE" --mode dtls --churn
 
 echo
 printf '%-26s %11s %10s %9s %9s %7s %13s %11s %11s %8s\n' scenario connections "msgs|conns/s" \
