@@ -40,10 +40,12 @@ def load_runs(name, server):
                     seen = True
                     if parts[1].isdigit():
                         count += int(parts[1])
-            per = r.get("connects_total") if r.get("kind") in ("churn", "idle") else r.get("messages_total")
+            per = r.get("connects_total") if r.get("kind") in ("churn", "idle", "rate") else r.get("messages_total")
             if seen and per:
                 r["syscalls_total"] = count
                 r["syscalls_per_msg"] = count / per
+        if os.path.exists(f + ".label"):
+            r["server_label"] = open(f + ".label").read().strip()
         runs.append(r)
     return runs
 
@@ -55,7 +57,8 @@ def med(runs, key):
 
 KEYS = ["messages_per_s", "connections_per_s", "latency_p50_us", "latency_p99_us", "latency_p999_us",
         "server_cpu_us_per_msg", "server_cpu_pct", "server_user_pct", "server_sys_pct",
-        "client_cpu_pct", "server_rss_per_conn_kib", "idle_checked", "syscalls_per_msg"]
+        "client_cpu_pct", "server_rss_per_conn_kib", "idle_checked", "syscalls_per_msg",
+        "connect_s", "server_rss_kib", "established", "late_starts"]
 
 
 def fmt(v, nd=1):
@@ -76,7 +79,7 @@ chart = []  # (scenario, peer, cpu ratio, rate ratio)
 for name, kind, mode, conns, size, pipe in scenarios:
     servers = {"tcp": ["ringworks", "epoll", "libuv"], "tls": ["ringworks", "nginx"],
                "ws": ["ringworks", "node-ws", "lws"], "wss": ["ringworks", "node-ws", "lws"],
-               "dtls": ["ringworks", "dtls-epoll"]}[mode]
+               "dtls": ["ringworks", "dtls-epoll"], "tcp-many": ["ringworks", "epoll"]}[mode]
     row = {"name": name, "kind": kind, "mode": mode, "connections": int(conns), "size": int(size),
            "pipeline": int(pipe), "servers": {}}
     print(name)
@@ -99,10 +102,15 @@ for name, kind, mode, conns, size, pipe in scenarios:
             notes.append(f"{len(runs) - len(ok)} of {len(runs)} runs failed")
         if kind == "idle":
             rate = None
-            notes.append(f"{m['idle_checked']:.0f}/{conns} echoed after idle; "
-                         f"RSS {m['server_rss_per_conn_kib']:.2f} KiB/conn")
+            label = next((r["server_label"] for r in ok if r.get("server_label")), "")
+            notes.append(f"established in {m['connect_s']:.1f} s; {m['idle_checked']:.0f}/{conns} echoed"
+                         f" after idle; server RSS {m['server_rss_kib'] / 1024:.1f} MiB,"
+                         f" +{m['server_rss_per_conn_kib'] * 1024:.0f} B/conn" + (f"; {label}" if label else ""))
+            m["label"] = label
         else:
-            rate = m["connections_per_s"] if kind == "churn" else m["messages_per_s"]
+            rate = m["connections_per_s"] if kind in ("churn", "rate") else m["messages_per_s"]
+            if kind == "rate" and m.get("late_starts"):
+                notes.append(f"{m['late_starts']:.0f} started late")
         if server == "nginx":
             notes.append("nginx + epoll backend")
         usr_sys = f"{m['server_user_pct']:.0f}/{m['server_sys_pct']:.0f}" if m["server_user_pct"] is not None else "-"
@@ -132,14 +140,16 @@ for name, kind, mode, conns, size, pipe in scenarios:
     result["scenarios"].append(row)
 
 print()
-print("rate/s: messages/s (connections/s for churn); srv us/op: server CPU (user+system) per message"
+print("rate/s: messages/s (connections/s for churn and rate); srv us/op: server CPU (user+system) per message"
       " or per connection; sys/op: server syscalls per message (churn, idle: per connection) over the whole"
       " run, connects included (perf stat, first repetition);"
       " cli %: rw-load's CPU, one core; client-bound: the client, not the server, capped the rate"
       " (compare srv us/op then). Ratios: ringworks / peer.")
-print(f"idle: {idle_conns} connections are what fits one process under RLIMIT_NOFILE 20,000 here;"
-      " 100,000 needs a multi-worker server (several rings, DESIGN.md section 4a), which ringworks-echo"
-      " does not have yet, and several rw-load processes.")
+print(f"idle: {idle_conns} connections; RLIMIT_NOFILE is 20,000 per process here, so rw-load forks"
+      " workers and each server runs as the note says (several processes on one port, or Workers);"
+      " +B/conn is the server's RSS growth from before the first connect to the end of the idle time,"
+      " divided by the connections: user-space memory, fixed pools (receive buffers) included;"
+      " the kernel's socket memory is not in it. Targets: established in 10 s, 512 B/conn.")
 print("DTLS: rate/s is echoed datagrams/s (handshakes/s for churn), srv us/op the server's CPU per echoed"
       " datagram (per full handshake, with its one echo and close_notify, for churn) at 1,000 sessions"
       " with 256 datagrams in flight; dtls-epoll is plain wolfSSL + epoll, one recvfrom/sendto per datagram,"

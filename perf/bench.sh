@@ -32,9 +32,18 @@ QUICK=0
 REPS=$((QUICK ? 1 : 3))
 DURATION=$((QUICK ? 2 : 5))
 WARMUP=1
-# As many idle connections as fit one process: RLIMIT_NOFILE is 20,000 here,
-# for the client and for the server (10,000 with --quick, for time).
-IDLE_CONNS=$((QUICK ? 10000 : 19000))
+# Idle connections: 100,000 (10,000 with --quick). RLIMIT_NOFILE is 20,000 per
+# process here (DESIGN.md section 4a), so rw-load forks workers, the epoll peer
+# runs as IDLE_PROCS processes sharing the port (SO_REUSEPORT), and ringworks
+# runs as one process with Workers=IDLE_PROCS when ringworks-echo has
+# --workers, else (labelled so) as IDLE_PROCS processes with ReusePort=true.
+IDLE_CONNS=$((QUICK ? 10000 : 100000))
+# The connection-rate scenario's offered load (open loop, rw-load --rate): new
+# connections per second, each one 64 B exchange, at most 200 open at once; a
+# rate both servers should sustain here, so that the server CPU per connection
+# compares like with like (churn, closed loop, finds the most each allows).
+CONN_RATE=2000
+IDLE_PROCS=$(((IDLE_CONNS + 17999) / 18000))
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
 SERVER_RW="$BUILD/tools/ringworks-echo"
@@ -74,6 +83,8 @@ if [[ -x "$SERVER_LWS" ]]; then PEERS_WS+=(lws); else note "no $SERVER_LWS (libw
 ((${#PEERS_WS[@]})) || note "no node ws package and no libwebsockets: WebSocket compared with nothing"
 PEERS_DTLS=()
 if [[ -x "$SERVER_DTLS_EPOLL" ]]; then PEERS_DTLS+=(dtls-epoll); else note "no $SERVER_DTLS_EPOLL: DTLS compared with nothing"; fi
+RW_WORKERS=0 # ringworks-echo --workers N exists (Config Workers=N)
+"$SERVER_RW" --help 2>&1 | grep -q -- '--workers' && RW_WORKERS=1
 PERF="$(command -v perf || true)"
 if [[ -n "$PERF" ]] && ! "$PERF" stat -e raw_syscalls:sys_enter -x, -- true >/dev/null 2>&1; then
 	note "perf stat cannot count raw_syscalls:sys_enter here: no syscall counts"
@@ -86,7 +97,8 @@ SCENARIOS=(
 	"echo 100 x 16 KiB|echo|tcp|100|16384|1"
 	"pipelined 50 x 64 B x16|echo|tcp|50|64|16"
 	"churn 50 x (connect, 64 B, close)|churn|tcp|50|64|1"
-	"idle $IDLE_CONNS, then echo each|idle|tcp|$IDLE_CONNS|64|1"
+	"connection rate $CONN_RATE/s (connect, 64 B, close)|rate|tcp|200|64|1"
+	"idle $IDLE_CONNS, then echo each|idle|tcp-many|$IDLE_CONNS|64|1"
 	"TLS handshakes (churn 50)|churn|tls|50|64|1"
 	"TLS echo 1000 x 64 B|echo|tls|1000|64|1"
 	"TLS echo 100 x 16 KiB|echo|tls|100|16384|1"
@@ -158,12 +170,46 @@ stream {
 EOF
 }
 
-# start_server NAME MODE -> PORT, SAMPLE (pids to sample), KILL_PIDS
+# start_many NAME CMD...: IDLE_PROCS copies of CMD on one port (the first on
+# an ephemeral one, the others on the port it got; CMD's "PORTARG" is replaced)
+start_many() {
+	local name="$1" k pid log; shift
+	local -a cmd
+	SAMPLE="" PORT=0
+	for k in $(seq "$IDLE_PROCS"); do
+		log="$TMP/server.$k.log"
+		: >"$log"
+		cmd=("${@/PORTARG/$PORT}")
+		$(pin 0) "${cmd[@]}" >"$log" 2>&1 &
+		pid=$!
+		KILL_PIDS+=("$pid")
+		SAMPLE="${SAMPLE:+$SAMPLE,}$pid"
+		wait_listening "$log" "$name $k"
+	done
+}
+
+# start_server NAME MODE -> PORT, SAMPLE (pids to sample), KILL_PIDS, LABEL
 start_server() {
 	local log="$TMP/server.log" pid
 	: >"$log"
-	SAMPLE=""
+	SAMPLE="" LABEL=""
 	case "$1:$2" in
+	ringworks:tcp-many)
+		if ((RW_WORKERS)); then
+			LABEL="one process, Workers=$IDLE_PROCS"
+			$(pin 0) "$SERVER_RW" --tcp 0 --workers "$IDLE_PROCS" --backlog 16384 \
+				--max-connections $((IDLE_CONNS + 1000)) >"$log" 2>&1 &
+			pid=$!
+		else
+			LABEL="$IDLE_PROCS processes, ReusePort=true (no Workers in ringworks-echo yet)"
+			start_many ringworks "$SERVER_RW" --tcp PORTARG --backlog 16384 --max-connections 19900 \
+				--config ReusePort=true
+			return 0
+		fi ;;
+	epoll:tcp-many)
+		LABEL="$IDLE_PROCS processes, SO_REUSEPORT"
+		start_many epoll "$SERVER_EPOLL" --port PORTARG --reuseport
+		return 0 ;;
 	ringworks:tcp)
 		$(pin 0) "$SERVER_RW" --tcp 0 --backlog 4096 --max-connections 20000 >"$log" 2>&1 &
 		pid=$! ;;
@@ -255,13 +301,17 @@ run_one() { # run_one SERVER KIND MODE CONNS SIZE PIPE REP OUT
 	local server="$1" kind="$2" mode="$3" conns="$4" size="$5" pipe="$6" rep="$7" out="$8"
 	local -a extra=()
 	[[ "$kind" == churn ]] && extra+=(--churn)
-	# idle: several source addresses (one loopback source stalled near 16,000
-	# connects here: SYNs unanswered, "Connection timed out")
-	[[ "$kind" == idle ]] && extra+=(--idle --sources 4)
+	[[ "$kind" == rate ]] && extra+=(--rate "$CONN_RATE")
+	# idle: rw-load picks its worker processes and source addresses (one per
+	# 8,000 connections: port selection slows as a source's range fills); a
+	# connect phase of up to 30 s, so that a slow one is measured (the target
+	# is 10 s)
+	[[ "$kind" == idle ]] && extra+=(--idle --connect-timeout 30)
 	start_server "$server" "$mode"
+	[[ -n "$LABEL" ]] && echo "$LABEL" >"$out.label"
 	COUNTER=""
 	[[ -n "$PERF" && "$rep" == 1 ]] && start_counter "$out.sys"
-	$(pin 1) "$LOAD" --mode "$mode" --port "$PORT" --connections "$conns" --size "$size" \
+	$(pin 1) "$LOAD" --mode "${mode%-many}" --port "$PORT" --connections "$conns" --size "$size" \
 		--pipeline "$pipe" "${extra[@]}" --duration "$DURATION" --warmup "$WARMUP" \
 		--server-pid "$SAMPLE" --json "$out" --quiet 2>"$out.err" ||
 		note "$server: '$kind $mode $conns x $size' failed: $(head -c 300 "$out.err")"
@@ -284,6 +334,7 @@ for s in "${SCENARIOS[@]}"; do
 	tls) servers=(ringworks "${PEERS_TLS[@]}") ;;
 	ws | wss) servers=(ringworks "${PEERS_WS[@]}") ;;
 	dtls) servers=(ringworks "${PEERS_DTLS[@]}") ;;
+	tcp-many) servers=(ringworks epoll) ;;
 	*) servers=(ringworks "${PEERS_TCP[@]}") ;;
 	esac
 	echo "bench: $name: ${servers[*]}" >&2

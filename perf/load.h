@@ -27,9 +27,9 @@
 #define PAT_PERIOD       65521u            /* prime: never a multiple of a size */
 #define SEND_CHUNK_MAX   (256u * 1024)     /* largest single send */
 #define CONNECT_INFLIGHT 512u
-#define CONNECT_PHASE_NS (10ull * 1000000000ull)
 #define DRAIN_NS         (1000000000ull)
 #define FD_RESERVE       64u
+#define SOURCE_CONNS     8000u  /* default connections per source address */
 #define BUFS_MEMORY_MAX  (64u << 20)
 #define NSEC             1000000000ull
 #define IDLE_CHECK_NS    (20ull * 1000000000ull) /* --idle: time for the final round */
@@ -52,11 +52,15 @@ struct opts {
 	const char *host, *json;
 	int port;
 	unsigned conns, pipeline, sources;
+	unsigned conns_total; /* over every process (conns: this process's part) */
 	size_t size;
 	double duration, warmup, connect_rate;
+	double rate; /* --rate: new connections per second (open loop), 0: off */
 	int server_pid[8]; /* none, or sample their CPU and RSS over the window */
 	unsigned nserver_pids;
 	const char *mark; /* created when the measured window starts */
+	unsigned processes; /* 0: as many as RLIMIT_NOFILE needs */
+	double connect_timeout; /* seconds for the connect phase */
 	bool quiet, tls, ws, churn, idle;
 };
 
@@ -94,9 +98,11 @@ struct conn {
 	uint64_t tx_queued, tx_off, rx_off; /* stream offsets, bytes */
 	uint64_t issued, done;              /* messages */
 	uint64_t t_cycle;                   /* --churn: when this cycle's connect went out */
+	uint64_t t_sched;                   /* --rate: when this cycle was due */
 	uint32_t base;                      /* pattern offset of stream byte 0 */
 	uint8_t state;
 	bool sending, recv_armed, rearm_listed, seen, shut_pending, waiting;
+	bool used;                          /* --rate: its first socket is gone */
 	struct tls *t;                      /* --mode tls */
 };
 
@@ -104,6 +110,7 @@ struct stats {
 	uint64_t established, connect_fail, msgs, verify_err, disconnects, stalled;
 	uint64_t rx_bytes, cycles, tls_err, idle_checked, handshakes, connects;
 	uint64_t total_done; /* completions in every phase, for progress */
+	uint64_t late;       /* --rate: connections started over 1 ms after they were due */
 	int first_connect_err, first_disc_err;
 };
 
@@ -134,6 +141,14 @@ struct load {
 	size_t wss_cap, wss_len;
 	struct hist h;
 	struct stats s;
+	/* several processes (load_multi.c): this one's part of the connections */
+	struct share *sh;     /* NULL when alone */
+	unsigned proc_idx;    /* which process */
+	unsigned first;       /* global index of connection 0 */
+	bool at_barrier;      /* arrived at the measure barrier */
+	/* --rate (load_rate.c) */
+	unsigned *free_slots, nfree;
+	uint64_t t_rate0, started;
 };
 
 struct result {
@@ -163,6 +178,7 @@ uint64_t hist_pct(const struct hist *h, double pct);
 void parse_args(struct load *L, int argc, char **argv);
 
 /* load_setup.c */
+unsigned fd_limit(void);
 void check_fd_limit(const struct load *L);
 void setup_ring(struct load *L);
 void setup_buffers(struct load *L);
@@ -200,9 +216,21 @@ void conn_lost(struct load *L, unsigned idx, int res);
 bool issuing(const struct load *L);
 bool barrier(const struct load *L);
 void conn_ready(struct load *L, unsigned idx, uint64_t now);
+void churn_connect(struct load *L, unsigned idx);
 void verify(struct load *L, unsigned idx, const uint8_t *p, unsigned n);
 void complete_msgs(struct load *L, unsigned idx);
 unsigned reap(struct load *L);
+
+/* load_multi.c */
+int run_processes(struct load *L); /* fork, run, merge; returns the exit status */
+bool multi_barrier(struct load *L, uint64_t now);
+void multi_arrive(struct load *L);
+void multi_progress(struct load *L, uint64_t *established, uint64_t *done);
+
+/* load_rate.c */
+void rate_setup(struct load *L, uint64_t now);
+void rate_start(struct load *L, uint64_t now);
+void rate_slot_free(struct load *L, unsigned idx);
 
 /* load_run.c */
 void run(struct load *L);

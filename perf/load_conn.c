@@ -110,7 +110,7 @@ void churn_connect(struct load *L, unsigned idx)
 	io_uring_prep_connect(sqe, (int)idx, (struct sockaddr *)&L->dst, L->dstlen);
 	set_ud(sqe, idx, OP_CONNECT);
 	c->state = C_CONNECTING;
-	c->t_cycle = now_ns();
+	c->t_cycle = L->o.rate > 0 ? c->t_sched : now_ns(); /* --rate: late starts count */
 }
 
 /* --churn: close once the shutdown, the receive and the send are all done. */
@@ -152,7 +152,8 @@ void on_connect(struct load *L, unsigned idx, int res, uint64_t now)
 	bool first = !c->seen;
 	if (first) {
 		c->seen = true;
-		L->connecting--;
+		if (L->connecting) /* --rate: slots connect outside the connect phase */
+			L->connecting--;
 		L->resolved++;
 	}
 	if (res < 0) {
@@ -308,6 +309,10 @@ static void on_close(struct load *L, unsigned idx)
 	c->tx_queued = c->tx_off = c->rx_off = c->issued = c->done = 0;
 	c->base = (c->base + 7919u) % PAT_PERIOD;
 	c->state = C_NEW;
+	if (L->o.rate > 0) { /* the schedule decides when it is used again */
+		rate_slot_free(L, idx);
+		return;
+	}
 	struct io_uring_sqe *sqe = get_sqe(L);
 	io_uring_prep_socket_direct(sqe, L->dst.ss_family, SOCK_STREAM, 0, idx, 0); /* no CLOEXEC: EINVAL for direct */
 	io_uring_sqe_set_data64(sqe, ((uint64_t)idx << 8) | OP_SOCKET);

@@ -23,28 +23,38 @@ static void usage(FILE *f)
 		"  --churn            each connection: connect (and handshake), --pipeline messages,\n"
 		"                     close, reconnect; reports connections/s (cycles in the window)\n"
 		"                     and the cycle latency (connect to last echo)\n"
+		"  --rate R           connection rate, open loop: R new connections per second,\n"
+		"                     each connect (and handshake), --pipeline messages, close;\n"
+		"                     --connections slots at most open at once; latency from when\n"
+		"                     each was due; reports connections/s and late starts\n"
 		"  --idle             each connection echoes one message, then all stay idle for\n"
 		"                     --duration s; then every one must echo one more message\n"
 		"                     (reports how many did, and the server's RSS per connection)\n"
 		"  --mark FILE        create FILE when the measured window starts (for samplers)\n"
-		"  --connections N    connections, default 1000 (one process: up to RLIMIT_NOFILE - %u;\n"
-		"                     run several processes for more)\n"
+		"  --connections N    connections, default 1000; more than one process holds\n"
+		"                     (RLIMIT_NOFILE - %u) are shared by several worker processes\n"
+		"  --processes K      that many worker processes (default: as many as needed)\n"
 		"  --size BYTES       message size, default 64\n"
 		"  --pipeline K       messages in flight per connection, default 1 (ping-pong)\n"
 		"  --duration S       measured seconds, default 5\n"
 		"  --warmup S         unmeasured seconds after the connect phase, default 1\n"
-		"  --sources N        bind connections to 127.0.0.1 .. 127.0.0.N, default 1\n"
-		"                     (about 28,000 connections per source address)\n"
+		"  --sources N        bind connections to 127.0.0.1 .. 127.0.0.N, default 1, or one\n"
+		"                     per %u connections (the ephemeral port range is ~28,000)\n"
 		"  --connect-rate R   at most R connects per second, default unlimited\n"
+		"  --connect-timeout S  connect phase limit, default 10 s (connections not\n"
+		"                     established by then count as failures)\n"
 		"  --server-pid PID[,PID...]  also report those processes' CPU per message\n"
 		"                     (utime+stime over the measured window, summed) and RSS\n"
 		"  --json FILE        also write the results as JSON\n"
 		"  --quiet            no progress lines and no table\n"
 		"the run ends by itself after at most 10 s (connect) + warmup + duration + 1 s\n"
 		"(--idle: + 20 s for the final round)\n"
+		"system settings for many connections: net.core.somaxconn and\n"
+		"net.ipv4.tcp_max_syn_backlog >= the server's backlog; ip_local_port_range\n"
+		"gives the ports per source address (tools/run bench sets what it may)\n"
 		"exit status: 0 when every connection was established and no verification\n"
 		"error, stalled connection or unexpected disconnect happened; 1 otherwise;\n"
-		"2 for a usage or setup error\n", FD_RESERVE);
+		"2 for a usage or setup error\n", FD_RESERVE, SOURCE_CONNS);
 }
 
 static double num_arg(const char *s, const char *name, double lo, double hi)
@@ -92,13 +102,13 @@ void parse_args(struct load *L, int argc, char **argv)
 		{"size", 1, 0, 's'}, {"pipeline", 1, 0, 'k'}, {"duration", 1, 0, 'd'},
 		{"warmup", 1, 0, 'w'}, {"sources", 1, 0, 'S'}, {"connect-rate", 1, 0, 'r'},
 		{"json", 1, 0, 'j'}, {"mode", 1, 0, 'm'}, {"churn", 0, 0, 'C'},
-		{"idle", 0, 0, 'I'}, {"mark", 1, 0, 'M'}, {"server-pid", 1, 0, 'P'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
+		{"idle", 0, 0, 'I'}, {"mark", 1, 0, 'M'}, {"server-pid", 1, 0, 'P'}, {"processes", 1, 0, 'K'}, {"rate", 1, 0, 'R'}, {"connect-timeout", 1, 0, 'T'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
 	struct opts *o = &L->o;
 	const char *host = "127.0.0.1";
 	int ch;
 
 	*o = (struct opts){.conns = 1000, .size = 64, .pipeline = 1, .duration = 5,
-	                   .warmup = 1, .sources = 1, .port = -1};
+	                   .warmup = 1, .sources = 0, .port = -1, .connect_timeout = 10};
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'h': host = optarg; break;
@@ -112,6 +122,9 @@ void parse_args(struct load *L, int argc, char **argv)
 		case 'r': o->connect_rate = num_arg(optarg, "connect-rate", 1, 1e9); break;
 		case 'j': o->json = optarg; break;
 		case 'M': o->mark = optarg; break;
+		case 'R': o->rate = num_arg(optarg, "rate", 1, 1e7); break;
+		case 'K': o->processes = (unsigned)num_arg(optarg, "processes", 1, 64); break;
+		case 'T': o->connect_timeout = num_arg(optarg, "connect-timeout", 0.1, 3600); break;
 		case 'C': o->churn = true; break;
 		case 'I': o->idle = true; break;
 		case 'm':
@@ -142,14 +155,24 @@ void parse_args(struct load *L, int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
+	if (o->rate > 0)
+		o->churn = true; /* the same cycle, paced */
 	if (o->churn && o->idle)
-		die("--churn and --idle exclude each other");
+		die("--churn or --rate, and --idle exclude each other");
+	if (o->rate > 0 && o->processes > 1)
+		die("--rate runs in one process");
 	if (o->idle)
 		o->pipeline = 1;
-	if (o->churn && o->sources > 1)
-		die("--churn uses one source address (loopback reuses TIME_WAIT ports)");
+	o->conns_total = o->conns;
 	o->host = host;
 	set_host(L, host);
+	if (!o->sources) /* IPv4: a source address per SOURCE_CONNS connections */
+		o->sources = o->churn || L->dst.ss_family != AF_INET ? 1
+		             : (o->conns + SOURCE_CONNS - 1) / SOURCE_CONNS;
+	if (o->sources > 254)
+		o->sources = 254;
+	if (o->churn && o->sources > 1)
+		die("--churn uses one source address (loopback reuses TIME_WAIT ports)");
 	if (o->sources > 1 && L->dst.ss_family != AF_INET)
 		die("--sources > 1 needs an IPv4 --host");
 }

@@ -44,7 +44,7 @@ struct result summarize(const struct load *L)
 	r.p999 = (double)hist_pct(&L->h, 99.9) / 1000.0;
 	r.max = (double)L->h.max / 1000.0;
 	r.mean = L->h.count ? (double)L->h.sum / (double)L->h.count / 1000.0 : 0;
-	r.ok = L->s.established >= L->o.conns && !L->s.verify_err && !L->s.disconnects &&
+	r.ok = (L->o.rate > 0 ? L->s.established > 0 : L->s.established >= L->o.conns) && !L->s.verify_err && !L->s.disconnects &&
 	       !L->s.stalled && !L->s.tls_err && !L->s.connect_fail && r.units > 0;
 	if (L->o.idle)
 		r.ok = r.ok && L->s.idle_checked == L->o.conns;
@@ -62,7 +62,7 @@ void print_table(const struct load *L, const struct result *r)
 
 	printf("rw-load: %s %s port %d, %u connections x %zu B, pipeline %u%s, %.1f s measured"
 	       " (warmup %.1f s)\n", mode_name(L), L->o.host, L->o.port, L->o.conns,
-	       L->o.size, L->o.pipeline, L->o.churn ? ", churn" : L->o.idle ? ", idle" : "",
+	       L->o.size, L->o.pipeline, L->o.rate > 0 ? ", rate" : L->o.churn ? ", churn" : L->o.idle ? ", idle" : "",
 	       r->secs, L->o.warmup);
 	printf("  %-26s %llu (in %.2f s)\n", "connections established",
 	       (unsigned long long)s->established, r->connect_secs);
@@ -80,6 +80,10 @@ void print_table(const struct load *L, const struct result *r)
 	if (L->o.churn)
 		printf("  %-26s %llu, %.0f/s (latency: connect to echo)\n", "connection cycles",
 		       (unsigned long long)s->cycles, r->conn_per_s);
+	if (L->o.rate > 0)
+		printf("  %-26s %.0f/s offered, %.0f/s done, %llu started over 1 ms late"
+		       " (latency from when each was due)\n", "connection rate", L->o.rate,
+		       r->conn_per_s, (unsigned long long)s->late);
 	if (L->o.idle)
 		printf("  %-26s %llu of %u\n", "echoed after idle", (unsigned long long)s->idle_checked,
 		       L->o.conns);
@@ -118,7 +122,9 @@ int write_json(const struct load *L, const struct result *r)
 		return -1;
 	}
 	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"kind\": \"%s\",\n", mode_name(L),
-		L->o.churn ? "churn" : L->o.idle ? "idle" : "echo");
+		L->o.rate > 0 ? "rate" : L->o.churn ? "churn" : L->o.idle ? "idle" : "echo");
+	fprintf(f, "  \"offered_rate\": %.1f,\n  \"late_starts\": %llu,\n", L->o.rate,
+		(unsigned long long)s->late);
 	fprintf(f, "  \"tls\": \"%s\",\n", L->tls_info);
 	fprintf(f, "  \"host\": \"%s\",\n  \"port\": %d,\n  \"connections\": %u,\n"
 		"  \"size\": %zu,\n  \"pipeline\": %u,\n  \"duration_s\": %.3f,\n  \"warmup_s\": %.3f,\n",

@@ -24,14 +24,21 @@ static void progress(struct load *L, uint64_t now)
 {
 	static const char *names[] = {"connect", "warmup", "measure", "drain", "done"};
 
-	if (L->o.quiet || now - L->t_progress < NSEC)
+	if (now - L->t_progress < NSEC)
 		return;
+	uint64_t est = L->s.established, done = L->s.total_done;
+	unsigned conns = L->o.conns;
+	if (L->sh)
+		multi_progress(L, &est, &done); /* every process's, summed */
+	if (L->sh)
+		conns = L->o.conns_total;
 	double dt = (double)(now - L->t_progress) / NSEC;
-	fprintf(stderr, "rw-load: %-7s t=%5.1fs conns %llu/%u  %.0f msg/s\n", names[L->phase],
-		(double)(now - L->t_start) / NSEC, (unsigned long long)L->s.established, L->o.conns,
-		(double)(L->s.total_done - L->progress_done) / dt);
+	if (!L->o.quiet)
+		fprintf(stderr, "rw-load: %-7s t=%5.1fs conns %llu/%u  %.0f msg/s\n", names[L->phase],
+			(double)(now - L->t_start) / NSEC, (unsigned long long)est, conns,
+			(double)(done - L->progress_done) / dt);
 	L->t_progress = now;
-	L->progress_done = L->s.total_done;
+	L->progress_done = done;
 }
 
 static void advance_phase(struct load *L, uint64_t now)
@@ -49,13 +56,21 @@ static void advance_phase(struct load *L, uint64_t now)
 	}
 	switch (L->phase) {
 	case P_CONNECT:
-		if (L->resolved == L->o.conns || now - L->t_start > CONNECT_PHASE_NS) {
+		if (L->o.rate > 0) { /* no connect phase: the schedule starts at once */
+			rate_setup(L, now);
+			L->t_conn_done = now;
+			L->phase = P_WARMUP;
+			break;
+		}
+		if (L->resolved == L->o.conns || now - L->t_start > (uint64_t)(L->o.connect_timeout * NSEC)) {
 			if (L->resolved < L->o.conns)
 				give_up_connects(L);
 			L->t_conn_done = now;
 			L->phase = L->s.established ? P_WARMUP : P_DONE;
-			if (L->phase == P_DONE)
+			if (L->phase == P_DONE) {
+				multi_arrive(L); /* nobody waits for this one at the barrier */
 				break;
+			}
 		} else {
 			break;
 		}
@@ -66,7 +81,7 @@ static void advance_phase(struct load *L, uint64_t now)
 		/* tls/ws: every handshake done (or given up on), then the messages
 		 * start everywhere at once, then the warmup */
 		if (barrier(L)) {
-			if (L->s.handshakes < L->s.established && now - L->t_conn_done < CONNECT_PHASE_NS)
+			if (L->s.handshakes < L->s.established && now - L->t_conn_done < (uint64_t)(L->o.connect_timeout * NSEC))
 				break;
 			L->barrier_done = true;
 			for (unsigned i = 0; i < L->o.conns; i++) {
@@ -80,7 +95,10 @@ static void advance_phase(struct load *L, uint64_t now)
 		}
 		/* --idle: every first echo is back before the idle window starts */
 		if (L->o.idle && L->inflight_msgs &&
-		    now - L->t_conn_done < (uint64_t)(L->o.warmup * NSEC) + CONNECT_PHASE_NS)
+		    now - L->t_conn_done < (uint64_t)(L->o.warmup * NSEC) + (uint64_t)(L->o.connect_timeout * NSEC))
+			break;
+		/* several processes: every one starts its window at the same time */
+		if (L->sh && !multi_barrier(L, now))
 			break;
 		L->phase = P_MEASURE;
 		L->t_measure = now;
@@ -129,7 +147,10 @@ void run(struct load *L)
 			break;
 		if (L->phase == P_CONNECT)
 			issue_connects(L, now);
-		struct __kernel_timespec ts = {.tv_nsec = L->phase == P_CONNECT ? 1000000 : 10000000};
+		if (L->o.rate > 0)
+			rate_start(L, now);
+		bool fine = L->phase == P_CONNECT || L->o.rate > 0; /* 1 ms turns: pacing */
+		struct __kernel_timespec ts = {.tv_nsec = fine ? 1000000 : 10000000};
 		struct io_uring_cqe *cqe;
 		int ret = io_uring_submit_and_wait_timeout(&L->ring, &cqe, 1, &ts, NULL);
 		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
@@ -138,6 +159,7 @@ void run(struct load *L)
 		}
 		reap(L);
 	}
+	multi_arrive(L);
 	for (unsigned i = 0; i < L->o.conns; i++) {
 		if (L->o.churn)
 			break;

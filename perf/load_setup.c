@@ -11,6 +11,15 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+/* RLIMIT_NOFILE's soft limit (UINT_MAX when unlimited). */
+unsigned fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		die("getrlimit failed");
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT32_MAX ? UINT32_MAX : (unsigned)rl.rlim_cur;
+}
+
 void check_fd_limit(const struct load *L)
 {
 	struct rlimit rl;
@@ -18,7 +27,7 @@ void check_fd_limit(const struct load *L)
 		die("getrlimit failed");
 	if (rl.rlim_cur != RLIM_INFINITY && L->o.conns + FD_RESERVE > rl.rlim_cur) {
 		fprintf(stderr, "rw-load: %u connections need %u file descriptors but RLIMIT_NOFILE"
-			" is %llu; run several rw-load processes (with --sources) instead\n",
+			" is %llu; use --processes\n",
 			L->o.conns, L->o.conns + FD_RESERVE, (unsigned long long)rl.rlim_cur);
 		exit(2);
 	}
@@ -119,7 +128,7 @@ static int make_socket(const struct load *L, unsigned idx)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (L->o.sources > 1) {
 		struct sockaddr_in src = {.sin_family = AF_INET};
-		src.sin_addr.s_addr = htonl(0x7f000001u + idx % L->o.sources);
+		src.sin_addr.s_addr = htonl(0x7f000001u + (L->first + idx) % L->o.sources);
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 		if (bind(fd, (struct sockaddr *)&src, sizeof src)) {
 			close(fd);
@@ -146,7 +155,7 @@ void setup_conns(struct load *L)
 			fprintf(stderr, "rw-load: socket %u: %s\n", i, strerror(errno));
 			exit(2);
 		}
-		L->c[i].base = (uint32_t)(((uint64_t)i * 2654435761u) % PAT_PERIOD);
+		L->c[i].base = (uint32_t)(((uint64_t)(L->first + i) * 2654435761u) % PAT_PERIOD);
 	}
 	ret = io_uring_register_files(&L->ring, L->fds, n);
 	if (ret) {

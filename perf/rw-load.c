@@ -17,10 +17,12 @@
  *  - all SQEs of a loop turn go in with one io_uring_enter that also waits.
  *
  * Limits: one process holds at most RLIMIT_NOFILE - FD_RESERVE connections
- * (about 19,900 at a limit of 20,000); run several processes for more, with
- * --sources N so that together they stay under ~28,000 connections per source
- * address (the ephemeral port range). The run always ends by itself: at most
- * CONNECT_PHASE_NS + --warmup + --duration + DRAIN_NS.
+ * (about 19,900 at a limit of 20,000), so for more rw-load forks workers that
+ * share the connections and merges their results (load_multi.c); --sources N
+ * spreads them over 127.0.0.1 .. 127.0.0.N, as one source address has only
+ * the ephemeral port range (~28,000 ports) towards one server port. The run
+ * always ends by itself: at most --connect-timeout + --warmup + --duration +
+ * DRAIN_NS (--idle: + IDLE_CHECK_NS), plus the barrier's bound with workers.
  *
  * --server-pid PID samples that process's utime and stime (/proc/PID/stat) and
  * VmRSS at the edges of the measured window, for CPU-per-message figures.
@@ -59,10 +61,19 @@ int main(int argc, char **argv)
 	if (rw_load_wants_dtls(argc, argv))
 		return rw_load_dtls_main(argc, argv);
 	parse_args(&L, argc, argv);
-	check_fd_limit(&L);
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (L.o.processes > 1 || L.o.conns + FD_RESERVE > fd_limit()) {
+		int st = run_processes(&L); /* load_multi.c */
+		r = summarize(&L);
+		if (!L.o.quiet)
+			print_table(&L, &r);
+		if (L.o.json && write_json(&L, &r))
+			return 2;
+		return st ? st : r.ok ? 0 : 1;
+	}
+	check_fd_limit(&L);
 	setup_ring(&L);
 	setup_buffers(&L);
 	setup_pattern(&L);

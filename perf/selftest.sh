@@ -10,7 +10,11 @@
 #  - --mode ws against ringworks-echo --ws verifies; --mode wss against --wss;
 #  - --mode dtls against ringworks-echo --dtls and perf/peers/dtls-epoll-echo:
 #    echo and churn verify; a peer that flips a byte now and then is caught;
-#    no server at all fails the run (handshakes counted as failed).
+#    no server at all fails the run (handshakes counted as failed);
+#  - --processes 3 (how rw-load goes past RLIMIT_NOFILE): three workers' merged
+#    counts equal the server's, every idle connection echoes, and a corrupted
+#    echo in any worker still fails the run;
+#  - --rate (open-loop connection rate): cycles verify, counts match the server's.
 set -uo pipefail
 LOAD="$1" EPOLL="$2" RW="$3" DTLS_EPOLL="$4"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-selftest.XXXXXX")"
@@ -48,7 +52,7 @@ counts_match() { # counts_match NAME LOG JSON
 }
 
 echo "TAP version 13"
-echo "1..17"
+echo "1..23"
 
 # clean echo, pipelined
 start "$TMP/e1.log" "$EPOLL" --port 0
@@ -153,5 +157,34 @@ timeout 60 "$LOAD" --mode dtls --port "$DEAD" --connections 2 --duration 0.2 --w
 	--json "$TMP/d5.json"
 rc=$?
 check "dtls: no server fails the run" '[[ $rc == 1 && "$(jget "$TMP/d5.json" handshakes)" == 0 ]]'
+
+# several worker processes, merged (three sources: each worker binds its share)
+start "$TMP/m1.log" "$EPOLL" --port 0
+"$LOAD" --port "$PORT" --connections 301 --processes 3 --sources 3 --idle --duration 0.5 \
+	--warmup 0.2 --quiet --json "$TMP/m1.json"
+rc=$?
+stop
+check "3 processes, idle: every connection of every worker echoes" \
+	'[[ $rc == 0 && "$(jget "$TMP/m1.json" idle_checked)" == 301 && "$(jget "$TMP/m1.json" established)" == 301 ]]'
+counts_match "3 processes, idle" "$TMP/m1.log" "$TMP/m1.json"
+start "$TMP/m2.log" "$EPOLL" --port 0 --corrupt-every 40
+"$LOAD" --port "$PORT" --connections 30 --processes 3 --duration 0.5 --warmup 0.2 \
+	--quiet --json "$TMP/m2.json" 2>"$TMP/m2.err"
+rc=$?
+stop
+check "3 processes: a corrupted echo fails the merged run (exit 1)" \
+	'[[ $rc == 1 && "$(jget "$TMP/m2.json" verify_errors)" -gt 0 ]]'
+check "3 processes: the merged histogram has every message" \
+	'[[ "$(jget "$TMP/m2.json" messages)" -gt 0 ]] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (0 < d[\"latency_p50_us\"] <= d[\"latency_p99_us\"] <= d[\"latency_p999_us\"]))" "$TMP/m2.json"'
+
+# connection rate, open loop
+start "$TMP/r5.log" "$EPOLL" --port 0
+"$LOAD" --port "$PORT" --rate 200 --connections 20 --size 100 --duration 0.5 --warmup 0.2 \
+	--quiet --json "$TMP/r5.json"
+rc=$?
+stop
+check "rate: passes with cycles, kind rate, offered rate reported" \
+	'[[ $rc == 0 && "$(jget "$TMP/r5.json" cycles)" -gt 0 && "$(jget "$TMP/r5.json" kind)" == rate && "$(jget "$TMP/r5.json" offered_rate)" == 200.0 ]]'
+counts_match "rate" "$TMP/r5.log" "$TMP/r5.json"
 
 ((failed == 0))
