@@ -17,7 +17,8 @@ struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot)
 	const struct rw_tcp_settings *st = &s->set;
 	c->srv = s;
 	c->slot = slot;
-	c->id = (s->next_seq++ << RW_SLOT_BITS) | slot;
+	c->id = (s->next_seq << RW_SLOT_BITS) | slot;
+	s->next_seq += s->seq_step; /* 1, or the worker count (workers.h) */
 	c->idle_timeout = st->default_idle_timeout;
 	c->timeout = st->default_timeout;
 	c->last_active = s->loop->now_ms;
@@ -198,7 +199,7 @@ void rw__conn_deferred(struct rw_conn *c)
 	}
 	if (c->flags & RW_C_DISC_OWED) {
 		c->flags &= ~RW_C_DISC_OWED;
-		c->srv->conn_count--;
+		rw__conn_count_add(c->srv, -1);
 		c->flags |= RW_C_GONE;
 		/* The id stays valid inside its own Disconnected, invalid after. */
 		c->srv->disc_firing = c;

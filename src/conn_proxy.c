@@ -102,7 +102,7 @@ void rw__conn_proxy_input(struct rw_conn *c, const uint8_t *data, size_t len)
 	free(ps);
 	c->proxy = NULL;
 	struct rw_tcpserver *s = c->srv;
-	if (s->conn_count >= s->set.max_connections) {
+	if (rw__conn_limit_reached(s)) {
 		s->rejected++;
 		rw__conn_close(c, 0, "", true);
 		return;

@@ -193,6 +193,17 @@ RW_API int rw_dtlsserver_config(rw_dtlsserver *s, const char *setting, char *out
 			return -RW_EBAD_VALUE;
 		return b ? -RW_EDTLS_NOT_SUPPORTED : 0;
 	}
+	if (rw_cfg_name_is(&it, "Workers")) {
+		/* One thread and one ring per DTLSServer: a UDP socket's peers are
+		 * demultiplexed in one table (dtls_table.c), which workers would
+		 * have to split by address with SO_REUSEPORT's hash. Not done. */
+		if (!it.has_value)
+			return put(out, out_len, "1");
+		int64_t n;
+		if (rw_cfg_parse_int(it.value, 1, 64, &n) < 0)
+			return -RW_EBAD_VALUE;
+		return n == 1 ? 0 : -RW_ENOT_SUPPORTED;
+	}
 	const struct { const char *name; int64_t v; } counters[] = {
 		{"SessionCount", s->sess_count}, {"HelloVerifyRequestCount", s->hvr_count},
 		{"DroppedDatagramCount", s->dropped}, {"RejectedConnectionCount", s->rejected},

@@ -192,6 +192,10 @@ struct rw_loop {
 	unsigned server_count;
 	struct rw_loop_client *clients; /* other components (DTLSServer) */
 	rw_loop_options opts;
+	/* A worker's loop (workers.c) waits through this hook, which lets go of
+	 * the worker's lock while the thread sleeps in the kernel. */
+	int (*wait_hook)(struct rw_loop *l, int timeout_ms);
+	void *wait_arg;
 };
 
 /* ---- server -------------------------------------------------------------- */
@@ -264,7 +268,32 @@ struct rw_tcpserver {
 	int64_t drain_deadline;         /* rw_tcpserver_drain: reset what is left then (ms) */
 	rw_input_fn input;              /* a protocol layer (WSServer), or NULL */
 	void *layer;                    /* its server object */
+	/* Workers=N (workers.h). The public object: its workers, and how to make
+	 * them (NULL: TCPServer's). A worker server: its worker, the object's
+	 * live-connection count and MaxConnections (shared by all workers), and
+	 * the step of its connection numbering. */
+	int workers_wanted;
+	struct rw_workers *workers;
+	const struct rw_worker_kind *worker_kind;
+	struct rw_worker *worker;
+	int *shared_live;
+	int shared_max;
+	int64_t seq_step;
 };
+
+/* MaxConnections: this server's count, and across the workers of one object. */
+static inline bool rw__conn_limit_reached(const struct rw_tcpserver *s)
+{
+	return s->conn_count >= s->set.max_connections ||
+	       (s->shared_live && __atomic_load_n(s->shared_live, __ATOMIC_RELAXED) >= s->shared_max);
+}
+
+static inline void rw__conn_count_add(struct rw_tcpserver *s, int d)
+{
+	s->conn_count += d;
+	if (s->shared_live)
+		__atomic_add_fetch(s->shared_live, d, __ATOMIC_RELAXED);
+}
 
 /* ---- rw__ functions -------------------------------------------------------- */
 /* error.c */
@@ -373,5 +402,7 @@ void rw__log(struct rw_tcpserver *s, int level, const char *fmt, ...)
 int rw__strset(char **field, const char *value); /* replace a heap string; 0 or -RW_ENOMEM */
 void rw__settings_defaults(struct rw_tcp_settings *st);
 void rw__settings_free(struct rw_tcp_settings *st);
+
+#include "workers.h"
 
 #endif

@@ -226,7 +226,7 @@ static void admit(struct rw_tcpserver *s, int fd)
 		return;
 	}
 	addr_from_sockaddr(&peer, &ss);
-	if (s->conn_count >= s->set.max_connections || !s->loop->free_count) {
+	if (rw__conn_limit_reached(s) || !s->loop->free_count) {
 		s->rejected++;
 		close(fd);
 		return;
@@ -272,7 +272,7 @@ void rw__listener_expose(struct rw_conn *c)
 {
 	struct rw_tcpserver *s = c->srv;
 	c->flags |= RW_C_EXPOSED;
-	s->conn_count++;
+	rw__conn_count_add(s, 1);
 	int mode = s->set.ssl_start_mode;
 	if (s->tls_ctx && (mode == RW_SSL_START_AUTOMATIC || mode == RW_SSL_START_IMPLICIT)) {
 		/* Connected and ReadyToSend wait for the handshake. */

@@ -283,7 +283,7 @@ int rw__loop_turn(struct rw_loop *l, int timeout_ms)
 		if (to_client < timeout_ms)
 			timeout_ms = to_client < 0 ? 0 : (int)to_client;
 	}
-	int rc = rw_ring_submit_wait(&l->ring, timeout_ms);
+	int rc = l->wait_hook ? l->wait_hook(l, timeout_ms) : rw_ring_submit_wait(&l->ring, timeout_ms);
 	l->now_ms = rw__now_ms();
 	int handled = 0;
 	unsigned n;

@@ -14,6 +14,7 @@ static rw_tcpserver *server_alloc(void)
 	rw__settings_defaults(&s->set);
 	s->listener.fd = -1;
 	s->next_seq = 1;
+	s->seq_step = 1;
 	return s;
 }
 
@@ -47,7 +48,7 @@ RW_API void rw_tcpserver_set_events(rw_tcpserver *s, const rw_tcpserver_events *
 
 RW_API rw_loop *rw_tcpserver_get_loop(rw_tcpserver *s)
 {
-	return s ? s->loop : NULL;
+	return s ? s->loop : NULL; /* NULL with Workers > 1: each worker has its own */
 }
 
 static int ensure_loop(rw_tcpserver *s)
@@ -75,6 +76,8 @@ RW_API int rw_tcpserver_start_listening(rw_tcpserver *s)
 		return -RW_EINVAL;
 	if (s->listening)
 		return -RW_EALREADY_LISTENING;
+	if (rw__workers_wanted(s))
+		return rw__workers_start(s);
 	int rc = ensure_loop(s);
 	if (rc < 0)
 		return rc;
@@ -96,6 +99,8 @@ RW_API int rw_tcpserver_stop_listening(rw_tcpserver *s)
 {
 	if (!s)
 		return -RW_EINVAL;
+	if (s->workers)
+		return rw__workers_stop(s);
 	if (!s->listening)
 		return 0;
 	s->listening = false;
@@ -107,6 +112,8 @@ RW_API int rw_tcpserver_shutdown(rw_tcpserver *s)
 {
 	if (!s)
 		return -RW_EINVAL;
+	if (s->workers)
+		return rw__workers_shutdown(s);
 	rw_tcpserver_stop_listening(s);
 	for (struct rw_conn *c = s->live_head; c; c = c->live_next)
 		if (!(c->flags & RW_C_CLOSING))
@@ -131,6 +138,8 @@ RW_API int rw_tcpserver_reset(rw_tcpserver *s)
 {
 	if (!s)
 		return -RW_EINVAL;
+	rw__workers_free(s); /* no events, as for a single loop */
+	s->workers_wanted = 0;
 	if (s->loop)
 		drain_silently(s);
 	rw__ssl_ctxs_free(s);
@@ -146,6 +155,7 @@ RW_API void rw_tcpserver_free(rw_tcpserver *s)
 {
 	if (!s)
 		return;
+	rw__workers_free(s);
 	if (s->loop) {
 		if (s->loop->ring_ok)
 			drain_silently(s);
@@ -165,6 +175,8 @@ RW_API int rw_tcpserver_do_events(rw_tcpserver *s)
 {
 	if (!s)
 		return -RW_EINVAL;
+	if (s->workers)
+		return rw__workers_do_events(s);
 	if (!s->loop)
 		return -RW_EBAD_STATE;
 	return rw__loop_turn(s->loop, s->set.do_events_timeout);
@@ -174,6 +186,8 @@ RW_API int rw_tcpserver_run(rw_tcpserver *s)
 {
 	if (!s)
 		return -RW_EINVAL;
+	if (s->workers)
+		return rw__workers_run(s);
 	if (!s->loop)
 		return -RW_EBAD_STATE;
 	while (s->listening || s->conn_count > 0) {

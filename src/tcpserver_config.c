@@ -240,10 +240,34 @@ static int conn_config(struct rw_tcpserver *s, const rw_cfg_item *it, char *out,
 	return -RW_EUNKNOWN_CONFIG;
 }
 
+/* The public object of a multi-worker server (workers.h) keeps the settings;
+ * a per-connection setting goes to the connection's worker, a server-wide
+ * set is made on the object and then on every worker. */
 RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, size_t out_len)
 {
 	if (!s || !setting)
 		return -RW_EINVAL;
+	rw_cfg_item it;
+	if (rw_cfg_split(setting, &it) < 0)
+		return -RW_EBAD_VALUE;
+	if (rw_cfg_name_is(&it, "Workers") && !it.has_index)
+		return rw__workers_config(s, it.has_value ? it.value : NULL, out, out_len);
+	if (!s->workers)
+		return rw__tcpserver_config_one(s, setting, out, out_len);
+	if (it.has_index) {
+		RW_ROUTE(s, it.index);
+		return rw__tcpserver_config_one(s, setting, out, out_len);
+	}
+	if (rw_cfg_name_is(&it, "RejectedConnectionCount") && !it.has_value)
+		return put(out, out_len, "%" PRId64, rw__workers_rejected(s));
+	int rc = rw__tcpserver_config_one(s, setting, out, out_len);
+	if (rc >= 0 && it.has_value)
+		rc = rw__workers_config_all(s, setting);
+	return rc;
+}
+
+int rw__tcpserver_config_one(rw_tcpserver *s, const char *setting, char *out, size_t out_len)
+{
 	rw_cfg_item it;
 	if (rw_cfg_split(setting, &it) < 0)
 		return -RW_EBAD_VALUE;

@@ -9,6 +9,8 @@ RW_API int rw_tcpserver_drain(rw_tcpserver *s, int deadline_ms)
 {
 	if (!s)
 		return -RW_EINVAL;
+	if (s->workers)
+		return rw__workers_drain(s, deadline_ms);
 	if (!s->loop || deadline_ms < 0)
 		return (int)s->open_count;
 	struct rw_loop *l = s->loop;

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* RW_ROUTE: with Workers > 1, `s` becomes the connection's worker and stays
+ * locked for the rest of the call (workers.h). */
 #define CONN_OR_FAIL(s, id)                         \
+	RW_ROUTE(s, id);                            \
 	struct rw_conn *c = rw__conn_find((s), (id)); \
 	if (!c)                                     \
 		return -RW_EINVALID_CONNID
@@ -104,10 +107,15 @@ RW_API int rw_tcpserver_set_local_port(rw_tcpserver *s, int port)
 	return 0;
 }
 
-RW_API int rw_tcpserver_get_connection_count(const rw_tcpserver *s) { return s->conn_count; }
+RW_API int rw_tcpserver_get_connection_count(const rw_tcpserver *s)
+{
+	return s->workers ? rw__workers_connection_count(s) : s->conn_count;
+}
 
 RW_API int rw_tcpserver_get_connection_ids(const rw_tcpserver *s, rw_connid *ids, size_t max)
 {
+	if (s->workers)
+		return rw__workers_connection_ids(s, ids, max); /* worker by worker */
 	size_t n = 0;
 	for (const struct rw_conn *c = s->live_head; c; c = c->live_next) {
 		if (c->flags & RW_C_GONE)
@@ -264,6 +272,7 @@ RW_API int rw_tcpserver_set_timeout(rw_tcpserver *s, rw_connid id, int seconds)
 
 RW_API void *rw_tcpserver_get_user_data(const rw_tcpserver *s, rw_connid id)
 {
+	RW_ROUTE(s, id);
 	struct rw_conn *c = rw__conn_find(s, id);
 	return c ? c->user_data : NULL;
 }

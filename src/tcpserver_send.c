@@ -72,7 +72,7 @@ static struct rw_conn *wait_turn(rw_tcpserver *s, rw_connid id, int64_t start, i
 		*err = -RW_ETIMEDOUT;
 		return NULL;
 	}
-	rw__loop_turn(s->loop, left < 100 ? (int)left : 100);
+	rw__blocking_wait(s, left < 100 ? (int)left : 100); /* a loop turn, or the worker's */
 	c = rw__conn_find(s, id);
 	if (!c || (c->flags & RW_C_CLOSING)) {
 		*err = -RW_ENOTCONN;
@@ -100,6 +100,7 @@ static int send_blocking(rw_tcpserver *s, struct rw_conn *c, const uint8_t *data
 
 RW_API int rw_tcpserver_send(rw_tcpserver *s, rw_connid id, const void *data, size_t len)
 {
+	RW_ROUTE(s, id); /* Workers > 1: the connection's worker, locked */
 	int err = 0;
 	struct rw_conn *c = s ? sendable(s, id, &err) : NULL;
 	if (!c)
@@ -129,6 +130,7 @@ RW_API int rw_tcpserver_send_text(rw_tcpserver *s, rw_connid id, const char *tex
 
 RW_API int rw_tcpserver_send_line(rw_tcpserver *s, rw_connid id, const char *text)
 {
+	RW_ROUTE(s, id); /* Workers > 1: the connection's worker, locked */
 	int err = 0;
 	struct rw_conn *c = s ? sendable(s, id, &err) : NULL;
 	if (!c)
@@ -152,6 +154,7 @@ RW_API int rw_tcpserver_send_line(rw_tcpserver *s, rw_connid id, const char *tex
 RW_API int rw_tcpserver_send_owned(rw_tcpserver *s, rw_connid id, const void *data, size_t len,
                                    void (*release)(const void *data, void *arg), void *arg)
 {
+	RW_ROUTE(s, id); /* Workers > 1: the connection's worker, locked */
 	int err = 0;
 	struct rw_conn *c = s ? sendable(s, id, &err) : NULL;
 	if (!c)
@@ -186,6 +189,7 @@ RW_API int rw_tcpserver_send_owned(rw_tcpserver *s, rw_connid id, const void *da
 
 RW_API int rw_tcpserver_send_file(rw_tcpserver *s, rw_connid id, const char *path)
 {
+	RW_ROUTE(s, id); /* Workers > 1: the connection's worker, locked */
 	int err = 0;
 	struct rw_conn *c = s ? sendable(s, id, &err) : NULL;
 	if (!c)

@@ -108,6 +108,7 @@ RW_API int rw_tcpserver_set_ssl_authenticate_clients(rw_tcpserver *s, bool on)
 
 RW_API int rw_tcpserver_start_ssl(rw_tcpserver *s, rw_connid id)
 {
+	RW_ROUTE(s, id);
 	struct rw_conn *c = rw__conn_find(s, id);
 	if (!c)
 		return -RW_EINVALID_CONNID;

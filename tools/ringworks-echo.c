@@ -1,7 +1,7 @@
 /* tools/ringworks-echo.c: the ringworks demo server; echoes every byte back.
  *
  *   ringworks-echo [--tcp PORT] [--tls PORT] [--dtls PORT] [--cert FILE] [--host ADDR]
- *                  [--max-connections N] [--backlog N] [--config NAME=VALUE]...
+ *                  [--max-connections N] [--backlog N] [--workers N] [--config NAME=VALUE]...
  *
  * Uses only the public API. Each listener prints "listening KIND PORT" (the
  * bound port) on stdout once it listens. Echo with flow control: when a send
@@ -14,7 +14,10 @@
  *
  * Listeners come from a table of kinds ("tcp", "tls"); --ws, --wss and --dtls
  * become rows of listener_kinds[] when those components exist. All listeners
- * share one rw_loop, so one thread and one ring serve them all.
+ * share one rw_loop, so one thread and one ring serve them all; with
+ * --workers N > 1 each TCP/TLS listener is a server object with Config
+ * Workers=N instead (N threads, one ring each, on the same port), whose events
+ * run on its worker threads: the echo handlers keep no shared state for it.
  */
 #include <ringworks/ringworks.h>
 
@@ -33,6 +36,7 @@
 
 static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM */
 static rw_loop *g_loop;              /* shared by every listener */
+static int g_workers = 1;            /* --workers: Config Workers for TCP/TLS */
 static const char *g_cert;           /* --cert: PEM or PFX file with certificate and key */
 static const char *g_cert_password;  /* --cert-password: for a PFX file */
 static const char *g_client_ca;      /* --client-ca: ask clients for certificates */
@@ -167,8 +171,14 @@ static void *tcp_create(void)
 		.error = echo_error,
 		.log = echo_log,
 	};
-	rw_tcpserver *s = rw_tcpserver_new_on_loop(g_loop);
+	rw_tcpserver *s = g_workers > 1 ? rw_tcpserver_new() : rw_tcpserver_new_on_loop(g_loop);
+	char workers[32];
 
+	snprintf(workers, sizeof workers, "Workers=%d", g_workers);
+	if (s && g_workers > 1 && rw_tcpserver_config(s, workers, NULL, 0) < 0) {
+		rw_tcpserver_free(s);
+		return NULL;
+	}
 	if (s)
 		rw_tcpserver_set_events(s, &ev, NULL);
 	return s;
@@ -481,6 +491,8 @@ static void usage(FILE *f)
 		"  --host ADDR            address to bind, default 127.0.0.1\n"
 		"  --max-connections N    Config MaxConnections (default 1000)\n"
 		"  --backlog N            listen() backlog, default %d\n"
+		"  --workers N            TCP/TLS: Config Workers=N, N threads with a ring each\n"
+		"                         on the same port (SO_REUSEPORT); default 1\n"
 		"  --config NAME=VALUE    any Config setting (repeatable), e.g. DoEventsTimeout=200\n"
 		"  --help                 this text\n"
 		"SIGINT/SIGTERM: stop listening, close every connection, exit 0.\n"
@@ -532,6 +544,8 @@ static void parse_args(struct app *a, int argc, char **argv)
 			a->host = v;
 		} else if (!strcmp(f, "--max-connections")) {
 			a->max_conns = int_arg(f, v, 1, 1000000);
+		} else if (!strcmp(f, "--workers")) {
+			g_workers = (int)int_arg(f, v, 1, 64);
 		} else if (!strcmp(f, "--backlog")) {
 			a->backlog = (int)int_arg(f, v, 1, 1 << 20);
 		} else if (!strcmp(f, "--config") && v && a->configs) {
@@ -658,6 +672,8 @@ int main(int argc, char **argv)
 	/* The shared loop's fixed-file table must hold every listener's
 	 * connections: size it from --max-connections (or the default 1000). */
 	rw_loop_options lo = {.max_fixed_files = (unsigned)(a.max_conns ? a.max_conns : 1000) * (unsigned)a.nls + 64};
+	if (g_workers > 1) /* TCP/TLS listeners have their own rings */
+		lo.max_fixed_files = 64;
 	rc = rw_loop_new(&g_loop, &lo);
 	if (rc < 0) {
 		fprintf(stderr, "ringworks-echo: %s\n", rw_strerror(rc));

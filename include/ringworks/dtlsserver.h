@@ -302,7 +302,8 @@ RW_API int rw_dtlsserver_process_data(rw_dtlsserver *s, rw_connid id);
  *    65,536 sessions hold a CID at a time), MTU (0 = wolfSSL's 1400; other
  *    values need the tuned wolfSSL, else -RW_ENOT_SUPPORTED),
  *  SSLClientCACerts (PEM text), OpenSSLCAFile (a PEM file): client CAs,
- *  KeepAlive (False; True: -RW_EDTLS_NOT_SUPPORTED),
+ *  KeepAlive (False; True: -RW_EDTLS_NOT_SUPPORTED), Workers (1; above 1:
+ *    -RW_ENOT_SUPPORTED: a DTLSServer runs on one thread, see workers.h),
  *  Counters (read-only): SessionCount (peers with state: handshaking and
  *    established), HelloVerifyRequestCount, DroppedDatagramCount,
  *    RejectedConnectionCount.

@@ -16,9 +16,11 @@
  *    invalid after it.
  *  - Event parameter structs (and the bytes they point to) are valid only during
  *    the callback.
- *  - Not thread-safe: a server and its loop belong to the thread that first
- *    drives them (the ring is created SINGLE_ISSUER); call every function from
- *    that thread.
+ *  - Threads: with Config Workers=1 (the default) a server and its loop belong
+ *    to the thread that drives them; call every function from that thread.
+ *    With Workers=N the object runs N threads (one ring each) and may be
+ *    called from any thread; its events fire on those threads. workers.h has
+ *    the whole contract.
  *
  * Returns: 0 or a count on success, a negative RW_E* code on failure (common.h).
  * Getters of per-connection properties return the value (>= 0) or a negative
@@ -46,6 +48,8 @@ typedef struct rw_tcpserver rw_tcpserver;
 #include "tcpserver_ssl.h"
 /* rw_tcpserver_drain: stop accepting, close each connection once its queue is out. */
 #include "tcpserver_drain.h"
+/* Workers=N: one server object on N threads; the threading contract. */
+#include "workers.h"
 
 /* ---- Event parameters ------------------------------------------------- */
 
@@ -357,7 +361,7 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  ZeroCopyThreshold (0 = off): sends of at least this many bytes use SEND_ZC,
  *  RingEntries (4096), RecvBufferSize (16384), RecvBufferCount (1024, power of 2)
  *    (loop settings: fixed once the loop exists),
- *  DoEventsTimeout (1000 ms), LogLevel (2),
+ *  DoEventsTimeout (1000 ms), LogLevel (2), Workers (1; see workers.h),
  *  The SSL* settings are listed in tcpserver_ssl.h.
  *  DefaultConnectionTimeout (0 = 30 s): a TLS handshake that makes no progress
  *    for that long fails (Connected 10060, then Disconnected),
