@@ -48,6 +48,7 @@ static size_t push_piece(struct rw_ws_conn *wc, struct rw_conn *c, const uint8_t
 
 RW_API int rw_wsserver_send_file(rw_wsserver *ws, rw_connid id, const char *path)
 {
+	RW_WS_ROUTE(ws, id);
 	if (!ws || !path)
 		return -RW_EINVAL;
 	struct rw_conn *c;
@@ -116,7 +117,7 @@ RW_API int rw_wsserver_send_file(rw_wsserver *ws, rw_connid id, const char *path
 			rc = -RW_ETIMEDOUT;
 			break;
 		}
-		rw__loop_turn(ws->tcp->loop, left < 100 ? (int)left : 100);
+		rw__blocking_wait(ws->tcp, left < 100 ? (int)left : 100);
 		wc = rw__ws_conn(ws, id, &c);
 		if (!wc || wc->phase != WS_OPEN || (c->flags & RW_C_CLOSING)) {
 			rc = -RW_EWS_SEND;

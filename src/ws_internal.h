@@ -103,6 +103,21 @@ struct rw_ws_ctx {
 	struct rw_conn *c;
 };
 
+/* Workers > 1 (workers.h): `ws` becomes the connection's worker WSServer
+ * (its engine's layer) for the rest of the call, with that worker locked. */
+#define RW_WS_ROUTE(ws, id)                                                    \
+	struct rw_route rw_route_ __attribute__((cleanup(rw__route_end))) = {0}; \
+	if ((ws) && (ws)->tcp->workers)                                        \
+	(ws) = rw__route_begin(&rw_route_, (ws)->tcp->workers, (id))->layer
+
+/* ws_workers.c: how a WSServer makes its workers, and the object's counts. */
+extern const struct rw_worker_kind rw__ws_worker_kind;
+int rw__ws_workers_count(const struct rw_wsserver *ws);
+int rw__ws_workers_ids(const struct rw_wsserver *ws, rw_connid *ids, size_t max);
+int rw__ws_workers_config_all(struct rw_wsserver *ws, const char *setting);
+/* wsserver_config.c: Config on one WSServer, without the routing. */
+int rw__ws_config_one(struct rw_wsserver *ws, const char *setting, char *out, size_t len);
+
 /* wsserver.c */
 struct rw_ws_conn *rw__ws_conn(const struct rw_wsserver *ws, rw_connid id, struct rw_conn **cp);
 void rw__ws_log(struct rw_wsserver *ws, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

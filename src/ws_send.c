@@ -189,7 +189,7 @@ static struct rw_ws_conn *wait_turn(struct rw_wsserver *ws, rw_connid id, int64_
 		*err = -RW_ETIMEDOUT;
 		return NULL;
 	}
-	rw__loop_turn(ws->tcp->loop, left < 100 ? (int)left : 100);
+	rw__blocking_wait(ws->tcp, left < 100 ? (int)left : 100);
 	wc = rw__ws_conn(ws, id, cp);
 	if (!wc || wc->phase != WS_OPEN || ((*cp)->flags & RW_C_CLOSING)) {
 		*err = -RW_EWS_SEND;
@@ -254,6 +254,7 @@ static int send_message(struct rw_wsserver *ws, rw_connid id, int op, const uint
 
 RW_API int rw_wsserver_send(rw_wsserver *ws, rw_connid id, const void *data, size_t len)
 {
+	RW_WS_ROUTE(ws, id);
 	struct rw_conn *c;
 	struct rw_ws_conn *wc;
 	int rc = open_conn(ws, id, &c, &wc);
@@ -275,21 +276,25 @@ RW_API int rw_wsserver_send(rw_wsserver *ws, rw_connid id, const void *data, siz
 
 RW_API int rw_wsserver_send_bytes(rw_wsserver *ws, rw_connid id, const void *data, size_t len)
 {
+	RW_WS_ROUTE(ws, id);
 	return send_message(ws, id, RW_WS_OP_BINARY, data, len);
 }
 
 RW_API int rw_wsserver_send_text_n(rw_wsserver *ws, rw_connid id, const char *text, size_t len)
 {
+	RW_WS_ROUTE(ws, id);
 	return send_message(ws, id, RW_WS_OP_TEXT, (const uint8_t *)text, len);
 }
 
 RW_API int rw_wsserver_send_text(rw_wsserver *ws, rw_connid id, const char *text)
 {
+	RW_WS_ROUTE(ws, id);
 	return send_message(ws, id, RW_WS_OP_TEXT, (const uint8_t *)text, text ? strlen(text) : 0);
 }
 
 RW_API int rw_wsserver_ping(rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	struct rw_conn *c;
 	struct rw_ws_conn *wc;
 	int rc = open_conn(ws, id, &c, &wc);
@@ -317,7 +322,7 @@ RW_API int rw_wsserver_ping(rw_wsserver *ws, rw_connid id)
 			wc->ping_waiting = false;
 			return -RW_EINTERRUPTED;
 		}
-		rw__loop_turn(ws->tcp->loop, left < 100 ? (int)left : 100);
+		rw__blocking_wait(ws->tcp, left < 100 ? (int)left : 100);
 			wc = rw__ws_conn(ws, id, &c);
 		if (!wc || wc->phase != WS_OPEN)
 			return -RW_EWS_SEND;

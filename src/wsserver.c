@@ -192,6 +192,7 @@ static rw_wsserver *ws_new(rw_loop *loop)
 	}
 	ws->tcp->input = rw__ws_input;
 	ws->tcp->layer = ws;
+	ws->tcp->worker_kind = &rw__ws_worker_kind;
 	ws->tcp->set.linger = true;
 	rw_tcpserver_set_events(ws->tcp, &bridge, ws);
 	struct rw_ws_settings *st = &ws->set;
@@ -281,6 +282,8 @@ RW_API int rw_wsserver_shutdown(rw_wsserver *ws)
 {
 	if (!ws)
 		return -RW_EINVAL;
+	if (ws->tcp->workers)
+		return rw__workers_shutdown(ws->tcp); /* each worker's WSServer shutdown */
 	rw_tcpserver_stop_listening(ws->tcp);
 	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
 		struct rw_ws_conn *wc = c->layer;
@@ -298,6 +301,8 @@ RW_API int rw_wsserver_do_events(rw_wsserver *ws)
 {
 	if (!ws)
 		return -RW_EINVAL;
+	if (ws->tcp->workers)
+		return rw__workers_do_events(ws->tcp);
 	if (!ws->tcp->loop)
 		return -RW_EBAD_STATE;
 	return rw__loop_turn(ws->tcp->loop, ws->tcp->set.do_events_timeout);
@@ -307,6 +312,8 @@ RW_API int rw_wsserver_run(rw_wsserver *ws)
 {
 	if (!ws)
 		return -RW_EINVAL;
+	if (ws->tcp->workers)
+		return rw__workers_run(ws->tcp);
 	if (!ws->tcp->loop)
 		return -RW_EBAD_STATE;
 	while (ws->tcp->listening || ws->tcp->open_count > 0) {

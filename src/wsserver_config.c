@@ -54,10 +54,38 @@ static int conn_setting(struct rw_wsserver *ws, const rw_cfg_item *it, char *out
 	return 0;
 }
 
+static int config_one(rw_wsserver *ws, const char *setting, char *out, size_t len);
+
+/* With Workers > 1 (workers.h) the object keeps the settings: a per-connection
+ * setting goes to the connection's worker, a server-wide set is made on the
+ * object and then on every worker. */
 RW_API int rw_wsserver_config(rw_wsserver *ws, const char *setting, char *out, size_t len)
 {
 	if (!ws || !setting)
 		return -RW_EINVAL;
+	if (!ws->tcp->workers)
+		return config_one(ws, setting, out, len);
+	rw_cfg_item it;
+	int rc = rw_cfg_split(setting, &it);
+	if (rc < 0)
+		return rc;
+	if (it.has_index) {
+		RW_WS_ROUTE(ws, it.index);
+		return config_one(ws, setting, out, len);
+	}
+	rc = config_one(ws, setting, out, len);
+	if (rc >= 0 && it.has_value && !rw_cfg_name_is(&it, "Workers"))
+		rc = rw__ws_workers_config_all(ws, setting);
+	return rc;
+}
+
+int rw__ws_config_one(rw_wsserver *ws, const char *setting, char *out, size_t len)
+{
+	return config_one(ws, setting, out, len);
+}
+
+static int config_one(rw_wsserver *ws, const char *setting, char *out, size_t len)
+{
 	rw_cfg_item it;
 	int rc = rw_cfg_split(setting, &it);
 	if (rc < 0)

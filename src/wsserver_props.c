@@ -79,6 +79,8 @@ RW_API int rw_wsserver_set_use_ssl(rw_wsserver *ws, bool on)
 
 RW_API int rw_wsserver_get_connection_count(const rw_wsserver *ws)
 {
+	if (ws && ws->tcp->workers)
+		return rw__ws_workers_count(ws);
 	return ws ? ws->open_count : -RW_EINVAL;
 }
 
@@ -86,6 +88,8 @@ RW_API int rw_wsserver_get_connection_ids(const rw_wsserver *ws, rw_connid *ids,
 {
 	if (!ws || (max && !ids))
 		return -RW_EINVAL;
+	if (ws->tcp->workers)
+		return rw__ws_workers_ids(ws, ids, max); /* worker by worker */
 	int n = 0;
 	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
 		const struct rw_ws_conn *wc = c->layer;
@@ -100,21 +104,25 @@ RW_API int rw_wsserver_get_connection_ids(const rw_wsserver *ws, rw_connid *ids,
 
 RW_API int rw_wsserver_get_accept_data(const rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_get_accept_data(ws->tcp, id) : -RW_EINVAL;
 }
 
 RW_API int rw_wsserver_set_accept_data(rw_wsserver *ws, rw_connid id, bool on)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_set_accept_data(ws->tcp, id, on) : -RW_EINVAL;
 }
 
 RW_API int64_t rw_wsserver_get_bytes_sent(const rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_get_bytes_sent(ws->tcp, id) : -RW_EINVAL;
 }
 
 RW_API int rw_wsserver_get_connected(const rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	struct rw_conn *c;
 	struct rw_ws_conn *wc = ws ? rw__ws_conn(ws, id, &c) : NULL;
 	if (!ws || !c)
@@ -124,6 +132,7 @@ RW_API int rw_wsserver_get_connected(const rw_wsserver *ws, rw_connid id)
 
 RW_API int rw_wsserver_set_connected(rw_wsserver *ws, rw_connid id, bool on)
 {
+	RW_WS_ROUTE(ws, id);
 	if (on)
 		return rw_wsserver_get_connected(ws, id) == 1 ? 0 : -RW_EBAD_VALUE;
 	return rw_wsserver_disconnect(ws, id);
@@ -131,12 +140,14 @@ RW_API int rw_wsserver_set_connected(rw_wsserver *ws, rw_connid id, bool on)
 
 RW_API int rw_wsserver_get_data_format(const rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	struct rw_ws_conn *wc = conn_of(ws, id);
 	return wc ? wc->data_format : -RW_EINVALID_CONNID;
 }
 
 RW_API int rw_wsserver_set_data_format(rw_wsserver *ws, rw_connid id, int format)
 {
+	RW_WS_ROUTE(ws, id);
 	struct rw_ws_conn *wc = conn_of(ws, id);
 	if (!wc)
 		return -RW_EINVALID_CONNID;
@@ -150,6 +161,7 @@ RW_API int rw_wsserver_set_data_format(rw_wsserver *ws, rw_connid id, int format
 #define STR_GETTER(fn, reqfield, field)                                                \
 	RW_API int rw_wsserver_get_##fn(const rw_wsserver *ws, rw_connid id, char *buf, size_t len) \
 	{                                                                                  \
+		RW_WS_ROUTE(ws, id);                                                           \
 		struct rw_ws_conn *wc = conn_of(ws, id);                                       \
 		if (!wc)                                                                       \
 			return -RW_EINVALID_CONNID;                                                \
@@ -164,24 +176,28 @@ STR_GETTER(subprotocols, protocols, protocols)
 
 RW_API int rw_wsserver_get_selected_subprotocol(const rw_wsserver *ws, rw_connid id, char *buf, size_t len)
 {
+	RW_WS_ROUTE(ws, id);
 	struct rw_ws_conn *wc = conn_of(ws, id);
 	return wc ? copy_out(wc->selected, buf, len) : -RW_EINVALID_CONNID;
 }
 
 RW_API int rw_wsserver_get_compressed(const rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	struct rw_ws_conn *wc = conn_of(ws, id);
 	return wc ? wc->pmd : -RW_EINVALID_CONNID;
 }
 
 RW_API int rw_wsserver_get_line_mode(const rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	struct rw_ws_conn *wc = conn_of(ws, id);
 	return wc ? wc->line_mode : -RW_EINVALID_CONNID;
 }
 
 RW_API int rw_wsserver_change_line_mode(rw_wsserver *ws, rw_connid id, bool on)
 {
+	RW_WS_ROUTE(ws, id);
 	struct rw_ws_conn *wc = conn_of(ws, id);
 	if (!wc)
 		return -RW_EINVALID_CONNID;
@@ -192,41 +208,49 @@ RW_API int rw_wsserver_change_line_mode(rw_wsserver *ws, rw_connid id, bool on)
 
 RW_API int rw_wsserver_get_local_address(const rw_wsserver *ws, rw_connid id, char *buf, size_t len)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_get_local_address(ws->tcp, id, buf, len) : -RW_EINVAL;
 }
 
 RW_API int rw_wsserver_get_ready_to_send(const rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_get_ready_to_send(ws->tcp, id) : -RW_EINVAL;
 }
 
 RW_API int rw_wsserver_get_remote_host(const rw_wsserver *ws, rw_connid id, char *buf, size_t len)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_get_remote_host(ws->tcp, id, buf, len) : -RW_EINVAL;
 }
 
 RW_API int rw_wsserver_get_remote_port(const rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_get_remote_port(ws->tcp, id) : -RW_EINVAL;
 }
 
 RW_API int rw_wsserver_get_timeout(const rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_get_timeout(ws->tcp, id) : -RW_EINVAL;
 }
 
 RW_API int rw_wsserver_set_timeout(rw_wsserver *ws, rw_connid id, int seconds)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_set_timeout(ws->tcp, id, seconds) : -RW_EINVAL;
 }
 
 RW_API int rw_wsserver_interrupt(rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	return ws ? rw_tcpserver_interrupt(ws->tcp, id) : -RW_EINVAL;
 }
 
 RW_API int rw_wsserver_disconnect_with(rw_wsserver *ws, rw_connid id, int code, const char *reason)
 {
+	RW_WS_ROUTE(ws, id);
 	if (!ws)
 		return -RW_EINVAL;
 	struct rw_conn *c;
@@ -249,6 +273,7 @@ RW_API int rw_wsserver_disconnect_with(rw_wsserver *ws, rw_connid id, int code, 
 
 RW_API int rw_wsserver_disconnect(rw_wsserver *ws, rw_connid id)
 {
+	RW_WS_ROUTE(ws, id);
 	if (!ws)
 		return -RW_EINVAL;
 	return rw_wsserver_disconnect_with(ws, id, ws->set.disconnect_code, ws->set.disconnect_desc);

@@ -15,13 +15,15 @@
  * Listeners come from a table of kinds ("tcp", "tls"); --ws, --wss and --dtls
  * become rows of listener_kinds[] when those components exist. All listeners
  * share one rw_loop, so one thread and one ring serve them all; with
- * --workers N > 1 each TCP/TLS listener is a server object with Config
+ * --workers N > 1 each TCP/TLS/WS/WSS listener is a server object with Config
  * Workers=N instead (N threads, one ring each, on the same port), whose events
- * run on its worker threads: the echo handlers keep no shared state for it.
+ * run on its worker threads: the TCP echo keeps its state per connection, the
+ * WS echo's list of pending sends is locked.
  */
 #include <ringworks/ringworks.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,7 @@
 
 static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM */
 static rw_loop *g_loop;              /* shared by every listener */
-static int g_workers = 1;            /* --workers: Config Workers for TCP/TLS */
+static int g_workers = 1;            /* --workers: Config Workers for TCP/TLS/WS/WSS */
 static const char *g_cert;           /* --cert: PEM or PFX file with certificate and key */
 static const char *g_cert_password;  /* --cert-password: for a PFX file */
 static const char *g_client_ca;      /* --client-ca: ask clients for certificates */
@@ -264,6 +266,9 @@ struct ws_pending {
 	struct ws_pending *next;
 };
 static struct ws_pending *g_ws_pending; /* few at a time: a list is enough */
+/* With --workers the handlers run on several threads: each touches the list
+ * (ws_find, ws_drop and the insert) only while holding this lock. */
+static pthread_mutex_t g_ws_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static struct ws_pending **ws_find(rw_connid id)
 {
@@ -275,9 +280,12 @@ static struct ws_pending **ws_find(rw_connid id)
 
 static void ws_drop(rw_connid id)
 {
+	pthread_mutex_lock(&g_ws_mu);
 	struct ws_pending **p = ws_find(id), *q = *p;
-	if (q) {
+	if (q)
 		*p = q->next;
+	pthread_mutex_unlock(&g_ws_mu);
+	if (q) {
 		free(q->bytes);
 		free(q);
 	}
@@ -291,7 +299,7 @@ static int ws_send_fmt(rw_wsserver *s, rw_connid id, int format, const uint8_t *
 
 static void ws_echo_open(rw_wsserver *s, rw_wsserver_websocket_open_request *e, void *user)
 {
-	static char pick[128];
+	static __thread char pick[128]; /* read by the library after the handler */
 	const char *p = e->subprotocols;
 	size_t n = strcspn(p, ", ");
 	(void)s;
@@ -317,8 +325,10 @@ static void ws_echo_data(rw_wsserver *s, const rw_wsserver_data_in *e, void *use
 		q->format = e->data_format;
 		q->len = e->text_len - took;
 		memcpy(q->bytes, e->text + took, q->len);
+		pthread_mutex_lock(&g_ws_mu);
 		q->next = g_ws_pending;
 		g_ws_pending = q;
+		pthread_mutex_unlock(&g_ws_mu);
 		rw_wsserver_set_accept_data(s, e->connection_id, false);
 	} else {
 		free(q);
@@ -328,10 +338,12 @@ static void ws_echo_data(rw_wsserver *s, const rw_wsserver_data_in *e, void *use
 
 static void ws_echo_ready(rw_wsserver *s, const rw_wsserver_ready_to_send *e, void *user)
 {
+	pthread_mutex_lock(&g_ws_mu);
 	struct ws_pending *q = *ws_find(e->connection_id);
+	pthread_mutex_unlock(&g_ws_mu);
 	(void)user;
 	if (!q)
-		return;
+		return; /* only this connection's own events (one thread) touch q */
 	int rc = ws_send_fmt(s, q->id, q->format, q->bytes + q->off, q->len - q->off);
 	if (rc == -RW_EWOULDBLOCK) {
 		q->off += (size_t)rw_wsserver_get_bytes_sent(s, q->id);
@@ -356,7 +368,13 @@ static void *ws_create(void)
 		.ready_to_send = ws_echo_ready,
 		.disconnected = ws_echo_disconnected,
 	};
-	rw_wsserver *s = rw_wsserver_new_on_loop(g_loop);
+	rw_wsserver *s = g_workers > 1 ? rw_wsserver_new() : rw_wsserver_new_on_loop(g_loop);
+	char workers[32];
+	snprintf(workers, sizeof workers, "Workers=%d", g_workers);
+	if (s && g_workers > 1 && rw_wsserver_config(s, workers, NULL, 0) < 0) {
+		rw_wsserver_free(s);
+		return NULL;
+	}
 	if (s) {
 		rw_wsserver_set_events(s, &ev, NULL);
 		rw_wsserver_config(s, "BufferMessage=True", NULL, 0);
@@ -392,11 +410,13 @@ static int ws_start(void *srv, const char *host, int port, int backlog)
 static int ws_shutdown(void *srv) { return rw_wsserver_shutdown(srv); }
 static int ws_count(void *srv) { return rw_wsserver_get_connection_count(srv); }
 
+/* free fires no event and, with --workers, joins the worker threads: what
+ * is still pending is released after it. */
 static void ws_destroy(void *srv)
 {
+	rw_wsserver_free(srv);
 	while (g_ws_pending)
 		ws_drop(g_ws_pending->id);
-	rw_wsserver_free(srv);
 }
 
 /* DTLS: each datagram back as one datagram (a record in, a record out). */
@@ -491,8 +511,8 @@ static void usage(FILE *f)
 		"  --host ADDR            address to bind, default 127.0.0.1\n"
 		"  --max-connections N    Config MaxConnections (default 1000)\n"
 		"  --backlog N            listen() backlog, default %d\n"
-		"  --workers N            TCP/TLS: Config Workers=N, N threads with a ring each\n"
-		"                         on the same port (SO_REUSEPORT); default 1\n"
+		"  --workers N            TCP/TLS/WS/WSS: Config Workers=N, N threads with a ring\n"
+		"                         each on the same port (SO_REUSEPORT); default 1\n"
 		"  --config NAME=VALUE    any Config setting (repeatable), e.g. DoEventsTimeout=200\n"
 		"  --help                 this text\n"
 		"SIGINT/SIGTERM: stop listening, close every connection, exit 0.\n"

@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAXC 64
@@ -615,4 +617,51 @@ Test(workers_tcp, not_on_a_shared_loop)
 	cr_assert_eq(rw_tcpserver_config(s, "Workers=1", NULL, 0), 0);
 	rw_tcpserver_free(s);
 	rw_loop_free(l);
+}
+
+/* The demo server with --workers: echoes on every worker, exits 0 on SIGTERM. */
+Test(workers_tcp, echo_demo_with_workers)
+{
+	const char *echo = getenv("RW_ECHO");
+	cr_assert(echo, "RW_ECHO (the ringworks-echo path) is not set");
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "exec %s --tcp 0 --workers 3", echo);
+	int pfd[2];
+	cr_assert_eq(pipe(pfd), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	char line[64] = {0};
+	size_t n = 0;
+	while (n < sizeof(line) - 1 && read(pfd[0], line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	int port = 0;
+	cr_assert_eq(sscanf(line, "listening tcp %d", &port), 1, "%s", line);
+	char task[64];
+	snprintf(task, sizeof(task), "/proc/%d/task", (int)pid);
+	enum { N = 20 };
+	int fds[N];
+	for (int i = 0; i < N; i++) {
+		cr_assert_geq(fds[i] = wt_connect(port, 5000), 0);
+		char m[32], back[32] = {0};
+		int len = snprintf(m, sizeof(m), "echo %d\n", i);
+		cr_assert(wt_send_all(fds[i], m, (size_t)len));
+		cr_assert_eq(wt_read_full(fds[i], back, (size_t)len), (size_t)len);
+		cr_assert_str_eq(back, m);
+	}
+	kill(pid, SIGTERM);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	for (int i = 0; i < N; i++) {
+		char b;
+		cr_assert_eq(recv(fds[i], &b, 1, 0), 0); /* drained and closed */
+		close(fds[i]);
+	}
+	close(pfd[0]);
 }
