@@ -39,7 +39,10 @@
  * Returns: 0 or a count on success, a negative RW_E* code (common.h). Getters
  * of per-connection properties return -RW_EINVALID_CONNID for an unknown id.
  * String getters copy a NUL-terminated string and return its length, or
- * -RW_EBUFFER_TOO_SMALL. Not thread-safe (one thread drives a server).
+ * -RW_EBUFFER_TOO_SMALL. Threads: with Config Workers=1 (the default) one
+ * thread drives a server; with Workers=N the object runs N threads (one ring
+ * and one deflate stream each), may be called from any thread, and fires its
+ * events on those threads, never two at once for one connection (workers.h).
  */
 #ifndef RINGWORKS_WSSERVER_H
 #define RINGWORKS_WSSERVER_H
