@@ -131,12 +131,13 @@ run_row() {
 	[[ " $* " == *" --churn "* ]] && rate=$(json_num "$json" connections_per_s)
 	ROWS+=("$(awk -v sc="$label" -v n="$(json_num "$json" established)" -v m="$rate" \
 		-v p50="$(json_num "$json" latency_p50_us)" -v p99="$(json_num "$json" latency_p99_us)" \
+		-v p999="$(json_num "$json" latency_p999_us)" \
 		-v e="$errors" -v r0="$rss0" -v r1="$rss1" -v cpu="$(json_num "$json" server_cpu_us_per_msg)" \
 		-v cp="$(json_num "$json" client_cpu_pct)" -v sp="$(json_num "$json" server_cpu_pct)" 'BEGIN {
 		per = n > 0 ? (r1 - r0) * 1024 / n : 0
 		lim = cp >= 90 ? "client" : sp >= 90 ? "server" : "neither"
-		printf "%-26s %11d %10.0f %9.1f %9.1f %7d %6.1f->%-6.1f %11.0f %11.2f %8s",
-			sc, n, m, p50, p99, e, r0 / 1024, r1 / 1024, per, cpu, lim
+		printf "%-26s %11d %10.0f %9.1f %9.1f %9.1f %7d %6.1f->%-6.1f %11.0f %11.2f %8s",
+			sc, n, m, p50, p99, p999, e, r0 / 1024, r1 / 1024, per, cpu, lim
 	}')")
 	if ((load_rc != 0)); then
 		echo "demo: $label: FAILED: rw-load exited with $load_rc" >&2
@@ -157,8 +158,8 @@ run_row "dtls echo ${SIZE} B" dtls "$DTLS_CONNS" --size "$SIZE" --mode dtls
 run_row "dtls handshakes (churn)" dtls "$DTLS_CHURN_CONNS" --size "$SIZE" --mode dtls --churn
 
 echo
-printf '%-26s %11s %10s %9s %9s %7s %13s %11s %11s %8s\n' scenario connections "msgs|conns/s" \
-	"p50 us" "p99 us" errors "server MiB" "RSS B/conn" "CPU us/op" "limit"
+printf '%-26s %11s %10s %9s %9s %9s %7s %13s %11s %11s %8s\n' scenario connections "msgs|conns/s" \
+	"p50 us" "p99 us" "p99.9 us" errors "server MiB" "RSS B/conn" "CPU us/op" "limit"
 printf '%s\n' "${ROWS[@]}"
 echo "(limit: which side used 90 % or more of its core; on 2 cores the client usually is)"
 ((STATUS == 0)) && echo "demo: OK"
