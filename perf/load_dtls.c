@@ -10,7 +10,9 @@
  *  - echo (default): once every session is up, each keeps --pipeline datagrams
  *    of --size bytes in flight, and at most --window in all (the rest wait
  *    their turn, so the server's socket buffer never overflows and every
- *    session stays in use). Each datagram carries its session, its sequence
+ *    session stays in use); --rate caps the datagrams sent per second, so that
+ *    two servers can be compared (and profiled) at the same offered load.
+ *    Each datagram carries its session, its sequence
  *    number and a pattern derived from both, and the echo must match byte for
  *    byte. A datagram not echoed within LOSS_NS counts as lost (UDP) and the
  *    session sends a new one;
@@ -119,7 +121,7 @@ struct opts {
 	int port, server_pid[8];
 	unsigned nserver_pids, conns, pipeline, window, hs_inflight;
 	size_t size;
-	double duration, warmup;
+	double duration, warmup, rate;
 	bool churn, quiet;
 };
 
@@ -144,6 +146,7 @@ struct load {
 	unsigned inflight, hs_now, next_hs, up;
 	int ep, phase;
 	uint64_t t_start, t_up, t_measure, t_measure_end, t_drain;
+	uint64_t rate_sent; /* --rate: datagrams sent since t_up */
 	struct rusage ru0, ru1;
 	struct cpu srv0, srv1, srv_base;
 	struct hist lat, hs;
@@ -230,6 +233,7 @@ static void usage(FILE *f)
 		"  --pipeline K             datagrams in flight per session, default 1\n"
 		"  --window W               datagrams in flight in all, default 256\n"
 		"  --handshakes-inflight H  concurrent handshakes, default 64\n"
+		"  --rate R                 at most R datagrams/s sent in all (default: no cap)\n"
 		"  --churn                  each session: new socket, handshake, one echo,\n"
 		"                           close_notify, again; reports handshakes/s\n"
 		"  --duration S / --warmup S  measured / unmeasured seconds (5 / 1)\n"
@@ -278,7 +282,7 @@ static void parse_args(struct load *L, int argc, char **argv)
 		{"size", 1, 0, 's'}, {"pipeline", 1, 0, 'k'}, {"window", 1, 0, 'W'},
 		{"handshakes-inflight", 1, 0, 'H'}, {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'},
 		{"json", 1, 0, 'j'}, {"mode", 1, 0, 'm'}, {"churn", 0, 0, 'C'}, {"mark", 1, 0, 'M'},
-		{"server-pid", 1, 0, 'P'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, '?'}, {0, 0, 0, 0}};
+		{"server-pid", 1, 0, 'P'}, {"rate", 1, 0, 'R'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, '?'}, {0, 0, 0, 0}};
 	struct opts *o = &L->o;
 	int ch;
 	*o = (struct opts){.host = "127.0.0.1", .conns = 1000, .size = 64, .pipeline = 1,
@@ -298,6 +302,7 @@ static void parse_args(struct load *L, int argc, char **argv)
 		case 'j': o->json = optarg; break;
 		case 'M': o->mark = optarg; break;
 		case 'C': o->churn = true; break;
+		case 'R': o->rate = num(optarg, "rate", 1, 1e8); break;
 		case 'q': o->quiet = true; break;
 		case 'm':
 			if (strcmp(optarg, "dtls"))
@@ -384,6 +389,16 @@ static void hs_begin(struct load *L, unsigned idx, uint64_t now)
 
 static void issue(struct load *L, unsigned idx, uint64_t now);
 
+/* Room for one more datagram: the window, and --rate's budget so far. */
+static bool may_send(const struct load *L, uint64_t now)
+{
+	if (L->inflight >= L->o.window)
+		return false;
+	if (L->o.rate <= 0 || L->phase == P_HS)
+		return true;
+	return (double)L->rate_sent < (double)(now - L->t_up) * L->o.rate / (double)NSEC + 1;
+}
+
 static void hs_step(struct load *L, unsigned idx, uint64_t now)
 {
 	struct sess *x = &L->s[idx];
@@ -438,6 +453,7 @@ static void send_one(struct load *L, unsigned idx, uint64_t now)
 		return;
 	}
 	x->m[k] = (struct slot_msg){.seq = seq, .t_sent = now};
+	L->rate_sent++;
 	x->inflight++;
 	L->inflight++;
 }
@@ -449,7 +465,7 @@ static void issue(struct load *L, unsigned idx, uint64_t now)
 	struct sess *x = &L->s[idx];
 	unsigned want = L->o.churn ? 1 : L->o.pipeline;
 	while (x->state == S_OPEN && x->inflight + x->queued < want) {
-		if (L->inflight < L->o.window && !L->wq_len) {
+		if (!L->wq_len && may_send(L, now)) {
 			send_one(L, idx, now);
 		} else {
 			unsigned cap = L->o.conns * L->o.pipeline;
@@ -463,7 +479,7 @@ static void issue(struct load *L, unsigned idx, uint64_t now)
 static void window_room(struct load *L, uint64_t now)
 {
 	unsigned cap = L->o.conns * L->o.pipeline;
-	while (L->wq_len && L->inflight < L->o.window && L->phase < P_DRAIN) {
+	while (L->wq_len && may_send(L, now) && L->phase < P_DRAIN) {
 		unsigned idx = L->waitq[L->wq_head];
 		L->wq_head = (L->wq_head + 1) % cap;
 		L->wq_len--;
@@ -652,7 +668,8 @@ static void run(struct load *L)
 	while (L->phase != P_DONE) {
 		uint64_t now = now_ns();
 		start_handshakes(L, now);
-		int n = epoll_wait(L->ep, ev, 256, 10);
+		/* 1 ms turns while --rate holds datagrams back, else 10 ms. */
+		int n = epoll_wait(L->ep, ev, 256, L->o.rate > 0 && L->wq_len ? 1 : 10);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait failed");
 		now = now_ns();
@@ -696,9 +713,9 @@ static int report(const struct load *L)
 	          (L->o.churn || s->handshakes >= L->o.conns);
 	const char *kind = L->o.churn ? "churn" : "echo";
 	if (!L->o.quiet) {
-		printf("rw-load: dtls %s port %d, %u sessions x %zu B, pipeline %u, window %u, %s,"
-		       " %.1f s measured (warmup %.1f s)\n", L->o.host, L->o.port, L->o.conns, L->o.size,
-		       L->o.pipeline, L->o.window, kind, secs, L->o.warmup);
+		printf("rw-load: dtls %s port %d, %u sessions x %zu B, pipeline %u, window %u, rate %.0f/s"
+		       " (0: no cap), %s, %.1f s measured (warmup %.1f s)\n", L->o.host, L->o.port, L->o.conns,
+		       L->o.size, L->o.pipeline, L->o.window, L->o.rate, kind, secs, L->o.warmup);
 		printf("  %-26s %llu (%s), %.2f s to bring %u up\n", "DTLS handshakes",
 		       (unsigned long long)s->handshakes, L->info, hs_secs, L->o.conns);
 		printf("  %-26s p50 %.0f / p99 %.0f us (max %.0f)\n", "handshake time", h_pct_us(&L->hs, 50),
@@ -735,8 +752,8 @@ static int report(const struct load *L)
 			return 2;
 		fprintf(f, "{\n  \"mode\": \"dtls\",\n  \"kind\": \"%s\",\n  \"tls\": \"%s\",\n", kind, L->info);
 		fprintf(f, "  \"host\": \"%s\",\n  \"port\": %d,\n  \"connections\": %u,\n  \"size\": %zu,\n"
-		        "  \"pipeline\": %u,\n  \"window\": %u,\n  \"duration_s\": %.3f,\n  \"warmup_s\": %.3f,\n",
-		        L->o.host, L->o.port, L->o.conns, L->o.size, L->o.pipeline, L->o.window, secs, L->o.warmup);
+		        "  \"pipeline\": %u,\n  \"window\": %u,\n  \"rate\": %.0f,\n  \"duration_s\": %.3f,\n  \"warmup_s\": %.3f,\n",
+		        L->o.host, L->o.port, L->o.conns, L->o.size, L->o.pipeline, L->o.window, L->o.rate, secs, L->o.warmup);
 		fprintf(f, "  \"established\": %u,\n  \"handshakes\": %llu,\n  \"handshakes_window\": %llu,\n"
 		        "  \"handshakes_per_s\": %.1f,\n  \"handshake_failures\": %llu,\n  \"retransmits\": %llu,\n"
 		        "  \"handshake_p50_us\": %.1f,\n  \"handshake_p99_us\": %.1f,\n  \"connect_s\": %.3f,\n",
