@@ -178,6 +178,12 @@ int rw__dtls_conn_config(rw_dtlsserver *s, const rw_cfg_item *it, char *out, siz
 		if (!x)
 			return -RW_EINVALID_CONNID;
 		snprintf(v, sizeof(v), "%d", x->state == RW_DS_OPEN ? wolfSSL_GetMaxOutputSize(x->ssl) : 0);
+	} else if (rw_cfg_name_is(it, "SSLNegotiatedCipher") || rw_cfg_name_is(it, "SSLNegotiatedCipherStrength") ||
+	           rw_cfg_name_is(it, "SSLNegotiatedKeyExchange") ||
+	           rw_cfg_name_is(it, "SSLNegotiatedKeyExchangeStrength")) {
+		if (!x)
+			return -RW_EINVALID_CONNID;
+		rw__dtls_negotiated(x, it, v, sizeof(v));
 	} else {
 		return -RW_EUNKNOWN_CONFIG;
 	}

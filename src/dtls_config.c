@@ -47,6 +47,22 @@ static const struct cfg_entry entries[] = {
 	{"DefaultIdleTimeout", T_INT, S(idle_timeout), 0, 1 << 30, 0},
 	{"SSLClientCACerts", T_STR, S(client_ca_certs), 0, 0, F_FIXED},
 	{"OpenSSLCAFile", T_STR, S(ca_file), 0, 0, F_FIXED},
+	{"SSLEnabledCipherSuites", T_STR, S(cipher_suites), 0, 0, F_FIXED},
+};
+
+/* The documents' SSL settings this component does not have (dtlsserver.h):
+ * reading or setting one gives -RW_ENOT_SUPPORTED, never a silent no-op. */
+static const char *const unsupported[] = {
+	"SSLCipherStrength", "SSLKeyLogFile", "LogSSLPackets", "SSLCACerts", "TLS12SignatureAlgorithms",
+	"TLS12SupportedGroups", "SSLEnableRenegotiation", "SSLCheckCRL", "SSLCheckOCSP", "SSLSecurityFlags",
+	"ReuseSSLSession", "SSLServerCACerts", "KeepAliveTime", "KeepAliveInterval", "KeepAliveMode",
+	"SSLCertEffectiveDate", "SSLCertExpirationDate", "SSLCertExtendedKeyUsage", "SSLCertFingerprint",
+	"SSLCertFingerprintSHA1", "SSLCertFingerprintSHA256", "SSLCertIssuer", "SSLCertPrivateKey",
+	"SSLCertPrivateKeyAvailable", "SSLCertPrivateKeyContainer", "SSLCertPublicKey",
+	"SSLCertPublicKeyAlgorithm", "SSLCertPublicKeyLength", "SSLCertSerialNumber",
+	"SSLCertSignatureAlgorithm", "SSLCertSubjectAltNames", "SSLCertThumbprintMD5",
+	"SSLCertThumbprintSHA1", "SSLCertThumbprintSHA256", "SSLCertUsage", "SSLCertUsageFlags",
+	"SSLCertVersion", "SSLCertEncoded",
 };
 #undef S
 
@@ -80,6 +96,7 @@ void rw__dtls_settings_free(struct rw_dtls_settings *st)
 	free(st->cert_password);
 	free(st->client_ca_certs);
 	free(st->ca_file);
+	free(st->cipher_suites);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -133,8 +150,20 @@ static int set_entry(rw_dtlsserver *s, const struct cfg_entry *e, const char *va
 			*(uint32_t *)(base + e->off) = (uint32_t)v;
 		return 0;
 	}
-	if (e->type == T_STR)
+	if (e->type == T_STR) {
+		if (e->off == offsetof(struct rw_dtls_settings, cipher_suites)) {
+			char list[8192];
+			int rc = rw__dtls_cipher_list(value, list, sizeof(list));
+			if (rc < 0)
+				return rc;
+			if (rc == 0) { /* "*": wolfSSL's defaults */
+				free(s->set.cipher_suites);
+				s->set.cipher_suites = NULL;
+				return 0;
+			}
+		}
 		return rw__strset((char **)(base + e->off), value);
+	}
 	/* T_ADDRS: the text field, then its parsed list right after the texts. */
 	bool allowed = e->off == offsetof(struct rw_dtls_settings, allowed_text);
 	rw_addr_list fresh = {0};
@@ -160,6 +189,8 @@ static int get_entry(const rw_dtlsserver *s, const struct cfg_entry *e, char *ou
 	case T_U32: return put(out, out_len, "%u", *(const uint32_t *)(base + e->off));
 	default: {
 		const char *v = *(char *const *)(base + e->off);
+		if (!v && e->off == offsetof(struct rw_dtls_settings, cipher_suites))
+			v = "*";
 		return put(out, out_len, "%s", v ? v : "");
 	}
 	}
@@ -185,6 +216,9 @@ RW_API int rw_dtlsserver_config(rw_dtlsserver *s, const char *setting, char *out
 			return -RW_EBAD_STATE;
 		return set_entry(s, e, it.value);
 	}
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+		if (rw_cfg_name_is(&it, unsupported[i]))
+			return -RW_ENOT_SUPPORTED;
 	if (rw_cfg_name_is(&it, "KeepAlive")) {
 		if (!it.has_value)
 			return put(out, out_len, "False");

@@ -123,6 +123,7 @@ struct rw_dtls_settings {
 	char *cert_subject, *cert_password;
 	bool authenticate_clients;
 	char *client_ca_certs, *ca_file;
+	char *cipher_suites; /* SSLEnabledCipherSuites as given; NULL = "*" */
 };
 
 struct rw_dtlsserver {
@@ -236,6 +237,12 @@ void rw__dtls_defer(struct rw_dtls_sess *x);
 
 /* dtls_ssl.c */
 int rw__dtls_ctx_new(struct rw_dtlsserver *s);
+/* dtls_cipher.c: SSLEnabledCipherSuites into wolfSSL's ':' list in out (its
+ * length; 0 for "*", wolfSSL's defaults), -RW_EBAD_VALUE for a name wolfSSL
+ * does not know; the SSLNegotiated* read-outs of an open session ("" before). */
+int rw__dtls_cipher_list(const char *list, char *out, size_t cap);
+struct rw_cfg_item;
+void rw__dtls_negotiated(struct rw_dtls_sess *x, const struct rw_cfg_item *it, char *v, size_t len);
 void rw__dtls_ctx_free(struct rw_dtlsserver *s);
 void rw__dtls_verify_setup(WOLFSSL *ssl, struct rw_dtls_sess *x);
 

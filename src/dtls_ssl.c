@@ -78,6 +78,16 @@ int rw__dtls_ctx_new(struct rw_dtlsserver *s)
 		rc = -RW_ENOT_SUPPORTED;
 	if (rc == 0)
 		rc = rw__tls_load_cert(ctx, &cert, s->subject, sizeof(s->subject));
+	if (rc == 0 && st->cipher_suites) {
+		/* Checked name by name at Config; a list wolfSSL still refuses
+		 * (none of its suites usable with DTLS) is not supported. */
+		char list[8192];
+		int n = rw__dtls_cipher_list(st->cipher_suites, list, sizeof(list));
+		if (n < 0)
+			rc = n;
+		else if (n > 0 && wolfSSL_CTX_set_cipher_list(ctx, list) != WOLFSSL_SUCCESS)
+			rc = -RW_ENOT_SUPPORTED;
+	}
 	if (rc == 0 && st->authenticate_clients) {
 		if (st->client_ca_certs && *st->client_ca_certs &&
 		    wolfSSL_CTX_load_verify_buffer(ctx, (const unsigned char *)st->client_ca_certs,

@@ -302,6 +302,11 @@ RW_API int rw_dtlsserver_process_data(rw_dtlsserver *s, rw_connid id);
  *    65,536 sessions hold a CID at a time), MTU (0 = wolfSSL's 1400; other
  *    values need the tuned wolfSSL, else -RW_ENOT_SUPPORTED),
  *  SSLClientCACerts (PEM text), OpenSSLCAFile (a PEM file): client CAs,
+ *  SSLEnabledCipherSuites ("*" = wolfSSL's defaults; else suites separated by
+ *    ';' (or ','), IANA names such as TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+ *    or wolfSSL's own; a name wolfSSL does not know: -RW_EBAD_VALUE at once;
+ *    a list wolfSSL refuses as a whole: -RW_ENOT_SUPPORTED from
+ *    start_listening; a client offering none of them fails its handshake),
  *  KeepAlive (False; True: -RW_EDTLS_NOT_SUPPORTED), Workers (1; above 1:
  *    -RW_ENOT_SUPPORTED: a DTLSServer runs on one thread, see workers.h),
  *  Counters (read-only): SessionCount (peers with state: handshaking and
@@ -309,7 +314,18 @@ RW_API int rw_dtlsserver_process_data(rw_dtlsserver *s, rw_connid id);
  *    RejectedConnectionCount.
  * Per connection (read-only): RemoteHost[id], RemotePort[id],
  *  SSLNegotiatedVersion[id] ("DTLSv1.2"), SSLNegotiatedCipherSuite[id] (IANA
- *  name), MaxSendSize[id] (the largest send, bytes).
+ *  name), SSLNegotiatedCipher[id] (its bulk cipher, "AES_128_GCM"),
+ *  SSLNegotiatedCipherStrength[id] (its key bits), SSLNegotiatedKeyExchange[id]
+ *  ("ECDHE SECP256R1"), SSLNegotiatedKeyExchangeStrength[id] (the group's
+ *  bits), MaxSendSize[id] (the largest send, bytes); "" or 0 while the
+ *  handshake runs.
+ * Not supported (reading or setting: -RW_ENOT_SUPPORTED): SSLCipherStrength,
+ *  SSLKeyLogFile, LogSSLPackets, SSLCACerts, TLS12SignatureAlgorithms,
+ *  TLS12SupportedGroups, SSLEnableRenegotiation, SSLCheckCRL, SSLCheckOCSP,
+ *  SSLSecurityFlags, ReuseSSLSession, SSLServerCACerts, KeepAliveTime /
+ *  Interval / Mode, and the certificate read-outs SSLCert* other than
+ *  SSLCertSubject (EffectiveDate, ExpirationDate, Fingerprint*, Issuer,
+ *  PublicKey*, SerialNumber, Thumbprint*, Usage*, ...).
  */
 RW_API int rw_dtlsserver_config(rw_dtlsserver *s, const char *setting, char *out, size_t out_len);
 
