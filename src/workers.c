@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -48,6 +49,27 @@ unsigned rw__workers_count(const struct rw_workers *g) { return g->n; }
 
 /* ---- locking and routing -------------------------------------------------- */
 
+static void wake(struct rw_worker *w);
+
+/* Another thread may queue SQEs but must never submit them (only the worker's
+ * thread enters its ring): with the SQ nearly full (a burst of calls that
+ * got the lock before the worker could), let the worker submit first. Bounded:
+ * after ~1 s the call goes on and a full SQ makes it fail as it would anyway. */
+static void wait_for_sq_room(struct rw_worker *w)
+{
+	struct rw_loop *l = w->tcp ? w->tcp->loop : NULL;
+	if (!l || !l->ring_ok)
+		return;
+	unsigned want = l->ring.uring.sq.ring_entries / 2;
+	for (int i = 0; i < 10000 && io_uring_sq_space_left(&l->ring.uring) < want; i++) {
+		wake(w);
+		pthread_mutex_unlock(&w->mu);
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&w->mu);
+	}
+}
+
 static void enter(struct rw_route *r, struct rw_worker *w)
 {
 	r->w = w;
@@ -64,6 +86,8 @@ static void enter(struct rw_route *r, struct rw_worker *w)
 	pthread_mutex_lock(&w->mu);
 	t_cur = w;
 	t_depth = 1;
+	if (t_home != w)
+		wait_for_sq_room(w);
 }
 
 static void wake(struct rw_worker *w)
@@ -248,6 +272,32 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Wait on w's request state (req_mu held). A worker thread waiting for
+ * another worker (a server-wide call made inside an event) keeps serving
+ * calls posted to itself meanwhile: that other worker may be waiting for it
+ * in the same way. */
+static void wait_req(struct rw_worker *w)
+{
+	struct rw_worker *home = t_home;
+	if (!home || home == w) {
+		pthread_cond_wait(&w->req_cv, &w->req_mu);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&w->req_cv, &w->req_mu, &ts);
+	pthread_mutex_unlock(&w->req_mu);
+	pthread_mutex_lock(&home->mu);
+	run_request(home);
+	pthread_mutex_unlock(&home->mu);
+	pthread_mutex_lock(&w->req_mu);
+}
+
 /* Run fn on the worker's thread and wait for it. The caller lets go of any
  * worker lock it holds meanwhile (that worker may be calling into this one). */
 static int worker_call(struct rw_worker *w, int (*fn)(struct rw_worker *, void *), void *arg)
@@ -259,7 +309,7 @@ static int worker_call(struct rw_worker *w, int (*fn)(struct rw_worker *, void *
 		pthread_mutex_unlock(&held->mu);
 	pthread_mutex_lock(&w->req_mu);
 	while (w->req_fn)
-		pthread_cond_wait(&w->req_cv, &w->req_mu);
+		wait_req(w);
 	w->req_fn = fn;
 	w->req_arg = arg;
 	w->req_done = false;
@@ -268,7 +318,7 @@ static int worker_call(struct rw_worker *w, int (*fn)(struct rw_worker *, void *
 	wake(w);
 	pthread_mutex_lock(&w->req_mu);
 	while (!w->req_done)
-		pthread_cond_wait(&w->req_cv, &w->req_mu);
+		wait_req(w);
 	int rc = w->req_rc;
 	w->req_fn = NULL;
 	w->req_done = false;
@@ -369,7 +419,14 @@ struct rw_workers *rw__workers_create(struct rw_tcpserver *master, unsigned n, c
 		w->tcp->next_seq = i + 1;
 		w->tcp->seq_step = n;
 		w->tcp->shared_live = &g->live;
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		/* Workers take no process signals: they stay with the
+		 * application's own threads. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		int rc = pthread_create(&w->thread, NULL, worker_main, w);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc != 0)
 			goto fail;
 		w->thread_started = true;
 	}

@@ -107,7 +107,14 @@ static void on_data(rw_tcpserver *s, const rw_tcpserver_data_in *e, void *u)
 	size_t n = e->text_len < 200 ? e->text_len : 200;
 	memcpy(line, e->text, n);
 	line[n] = 0;
-	if (g.echo && rw_tcpserver_send_line(s, e->connection_id, line) != 0)
+	if (!strcmp(line, "shutdown")) {
+		/* Server-wide calls inside events, on several workers at once. */
+		char out[32];
+		if (rw_tcpserver_config(s, "LingerTimeout=5", NULL, 0) != 0 ||
+		    rw_tcpserver_config(s, "RejectedConnectionCount", out, sizeof(out)) <= 0 ||
+		    rw_tcpserver_get_connection_count(s) < 0 || rw_tcpserver_shutdown(s) != 0)
+			atomic_fetch_add(&g.bad, 1);
+	} else if (g.echo && rw_tcpserver_send_line(s, e->connection_id, line) != 0)
 		atomic_fetch_add(&g.bad, 1);
 	if (g.broadcast) {
 		/* Send to every connection, most of them on other workers. */
@@ -509,6 +516,25 @@ Test(workers_tcp, shutdown_stops_every_worker)
 	/* The port is free again: nobody listens. */
 	cr_assert_lt(wt_connect(port, 1000), 0);
 	cr_assert_eq(rw_tcpserver_do_events(s), 0); /* nothing to run here */
+	finish(s);
+}
+
+Test(workers_tcp, shutdown_inside_events_on_several_workers)
+{
+	rw_tcpserver *s = start(4);
+	int port = listen_port(s);
+	enum { N = 16 };
+	int fds[N];
+	for (int i = 0; i < N; i++)
+		cr_assert_geq(fds[i] = wt_connect(port, 5000), 0);
+	cr_assert(wt_wait_ge(&g.connected, N, 5000));
+	cr_assert_geq(g.nthreads, 2);
+	for (int i = 0; i < N; i++)
+		cr_assert(wt_send_all(fds[i], "shutdown\n", 9));
+	cr_assert(wt_wait_ge(&g.disconnected, N, 10000), "%d of %d disconnected", atomic_load(&g.disconnected), N);
+	cr_assert_not(rw_tcpserver_get_listening(s));
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
 	finish(s);
 }
 
