@@ -206,13 +206,14 @@ int rw_pmd_inflate(z_stream *z, const uint8_t *in, size_t n, bool final, uint64_
 
 /* ---- deflate ------------------------------------------------------------ */
 
-int rw_pmd_deflate_init(z_stream *z, int window_bits, int level)
+int rw_pmd_deflate_init(z_stream *z, int window_bits, int mem_level, int level)
 {
 	memset(z, 0, sizeof(*z));
-	if (window_bits < 9 || window_bits > 15)
+	if (window_bits < 9 || window_bits > 15 || mem_level < 0 || mem_level > 9)
 		return RW_PMD_ERROR;
-	/* memLevel follows the window (zlib's own ratio at 15 bits is 8). */
-	int mem = window_bits - 7;
+	/* By default memLevel follows the window (zlib's own ratio at 15 bits
+	 * is 8). */
+	int mem = mem_level ? mem_level : window_bits - 7;
 	int rc = deflateInit2(z, level, Z_DEFLATED, -window_bits, mem, Z_DEFAULT_STRATEGY);
 	return rc == Z_OK ? RW_PMD_OK : rc == Z_MEM_ERROR ? RW_PMD_NOMEM : RW_PMD_ERROR;
 }

@@ -68,9 +68,9 @@ typedef int (*rw_pmd_out_fn)(void *ctx, const uint8_t *d, size_t n, bool last);
 int rw_pmd_inflate(z_stream *z, const uint8_t *in, size_t n, bool final, uint64_t limit,
                    uint64_t *total, uint8_t *scratch, size_t cap, rw_pmd_out_fn out, void *ctx);
 
-/* A raw deflate stream for window_bits 9..15 (memLevel scaled down with the
- * window, so a small window really saves memory). */
-int rw_pmd_deflate_init(z_stream *z, int window_bits, int level);
+/* A raw deflate stream for window_bits 9..15 and mem_level 1..9 (0: scaled
+ * down with the window, so a small window really saves memory). */
+int rw_pmd_deflate_init(z_stream *z, int window_bits, int mem_level, int level);
 void rw_pmd_deflate_end(z_stream *z);
 
 /* A growable output buffer. */

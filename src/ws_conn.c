@@ -8,12 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void free_str(char **p)
-{
-	free(*p);
-	*p = NULL;
-}
-
 void rw__ws_conn_free(struct rw_ws_conn *wc)
 {
 	struct rw_wsserver *ws = wc->ws;
@@ -21,19 +15,16 @@ void rw__ws_conn_free(struct rw_ws_conn *wc)
 		rw_ws_handshake_free(wc->hs);
 		free(wc->hs);
 	}
-	free_str(&wc->uri);
-	free_str(&wc->host);
-	free_str(&wc->origin);
-	free_str(&wc->headers);
-	free_str(&wc->protocols);
-	free_str(&wc->selected);
+	free(wc->meta);
+	free(wc->rcvd_reason);
+	free(wc->sent_reason);
+	rw__ws_rx_release(wc, true);
 	if (wc->inflater)
 		rw__ws_inflate_put(ws, wc->inflater);
 	if (wc->deflater) {
 		rw_pmd_deflate_end(wc->deflater);
 		free(wc->deflater);
 	}
-	free(wc->msg);
 	free(wc->line);
 	free(wc);
 }
@@ -69,9 +60,9 @@ int rw__ws_close(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char 
 		body[0] = (uint8_t)(code >> 8);
 		body[1] = (uint8_t)code;
 		memcpy(body + 2, reason, n);
-		memcpy(wc->sent_reason, reason, n);
-		wc->sent_reason[n] = '\0';
-		wc->sent_code = code;
+		free(wc->sent_reason);
+		wc->sent_reason = strndup(reason, n); /* NULL (also out of memory): "" */
+		wc->sent_code = (int16_t)code;
 		wc->close_sent = true;
 		if (!wc->close_rcvd)
 			wc->server_closed_first = true;
@@ -125,6 +116,28 @@ static bool offered_token(const char *offers, const char *pick)
 	return rw_ws_list_has(offers, pick);
 }
 
+/* The metadata the properties read after the handshake, in one allocation
+ * (the layout is in ws_internal.h); the request headers only when kept. */
+static char *pack_meta(const rw_ws_request *r, const char *pick, bool keep_headers)
+{
+	const char *f[6] = {r->request_uri, r->host, r->origin, r->protocols, pick, keep_headers ? r->headers : ""};
+	size_t len[6], total = 0;
+	for (int i = 0; i < 6; i++) {
+		if (!f[i])
+			f[i] = "";
+		len[i] = strlen(f[i]) + 1;
+		total += len[i];
+	}
+	char *m = malloc(total), *p = m;
+	if (!m)
+		return NULL;
+	for (int i = 0; i < 6; i++) {
+		memcpy(p, f[i], len[i]);
+		p += len[i];
+	}
+	return m;
+}
+
 static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
 {
 	struct rw_wsserver *ws = wc->ws;
@@ -153,7 +166,8 @@ static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
 		rw_pmd_response(&pp, ext, sizeof(ext));
 	size_t n;
 	char *resp = rw_ws_response_101(r->key, pick, ext, e.response_headers, &n);
-	if (!resp || (pick && !(wc->selected = strdup(pick)))) {
+	char *meta = resp ? pack_meta(r, pick, ws->set.keep_headers) : NULL;
+	if (!meta) {
 		free(resp);
 		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
 		return;
@@ -161,18 +175,12 @@ static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
 	rw__ws_out(c, (const uint8_t *)resp, n);
 	free(resp);
 	/* Keep what the properties need, drop the rest of the handshake. */
-	wc->uri = r->request_uri;
-	wc->host = r->host;
-	wc->origin = r->origin;
-	wc->headers = r->headers;
-	wc->protocols = r->protocols;
-	r->request_uri = r->host = r->origin = r->headers = r->protocols = NULL;
+	wc->meta = meta;
 	rw_ws_handshake_free(wc->hs);
 	free(wc->hs);
 	wc->hs = NULL;
 	wc->pmd = pmd;
 	wc->pmdp = pp;
-	wc->fp.allow_rsv1 = pmd;
 	wc->phase = WS_OPEN;
 	c->idle_timeout = 0; /* WebSocket connections have no idle timeout */
 	wc->counted = true;
@@ -225,14 +233,22 @@ ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len)
 		at = handshake_input(wc, c, data, len);
 	struct rw_ws_ctx ctx = {wc, c};
 	while (at < len && (wc->phase == WS_OPEN || wc->phase == WS_CLOSING) && !stopped(c, wc)) {
-		ssize_t n = rw_ws_parse(&wc->fp, data + at, len - at, &rw__ws_frame_cbs, &ctx);
+		struct rw_ws_rx *rx = rw__ws_rx_get(wc);
+		if (!rx) {
+			rw__ws_fail(wc, c, RW_WS_CLOSE_INTERNAL, "out of memory");
+			at = len;
+			break;
+		}
+		ssize_t n = rw_ws_parse(&rx->fp, data + at, len - at, &rw__ws_frame_cbs, &ctx);
 		if (n < 0) {
-			rw__ws_fail(wc, c, wc->fp.error, wc->fp.error_text);
+			rw__ws_fail(wc, c, rx->fp.error, rx->fp.error_text);
 			at = len;
 			break;
 		}
 		at += (size_t)n;
 	}
+	/* An idle connection keeps no receive state. */
+	rw__ws_rx_release(wc, false);
 	if (wc->phase == WS_DONE || (c->flags & RW_C_CLOSING))
 		at = len;
 	c->flags &= ~RW_C_IN_DATAIN;

@@ -18,6 +18,7 @@
 #define RW_WS_SCRATCH 16384     /* inflate output (on the stack), two halves */
 #define RW_WS_INFLATE_POOL 32   /* idle inflate streams kept per server */
 #define RW_WS_CLOSE_WAIT_S 5    /* WaitForCloseResponse with Timeout 0 */
+#define RW_WS_RX_POOL 64        /* idle receive states kept per server */
 
 /* Deadlines (handshake, close wait) use the engine's idle timeout with
  * input not counted as activity: rw__ws_input puts last_active back to
@@ -34,6 +35,24 @@ struct rw_ws_settings {
 	int pmd_level;
 	int max_line;            /* MaxLineLength for new connections */
 	int max_head;
+	bool keep_headers;       /* KeepRequestHeaders */
+	int pmd_window_bits;     /* PermessageDeflateWindowBits (context takeover) */
+	int pmd_mem_level;       /* PermessageDeflateMemLevel (0 = follows the window) */
+};
+
+/* The receive state of a frame or message in progress. An idle connection
+ * (between messages, at a frame boundary) has none: it comes from a small
+ * per-server pool when input arrives and goes back when the input leaves the
+ * connection idle again, so idle connections cost no parser memory. */
+struct rw_ws_rx {
+	struct rw_ws_rx *next;   /* in the pool */
+	rw_ws_parser fp;
+	uint64_t total;          /* inflated bytes of the current message */
+	rw_utf8_state utf8;
+	bool started;            /* the message's first DataIn went out */
+	uint8_t opcode;
+	uint8_t *msg;            /* BufferMessage */
+	size_t msg_len, msg_cap;
 };
 
 struct rw_wsserver {
@@ -49,10 +68,15 @@ struct rw_wsserver {
 	rw_pmd_buf zbuf;
 	z_stream *inflate_pool[RW_WS_INFLATE_POOL];
 	int inflate_pool_n;
+	struct rw_ws_rx *rx_pool;
+	int rx_pool_n;
 };
 
 enum rw_ws_phase { WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_DONE };
 
+/* Per connection, kept small: an idle WebSocket holds this struct and its
+ * request metadata, nothing else (no parser, no zlib state unless context
+ * takeover keeps it, no close texts until a close). */
 struct rw_ws_conn {
 	struct rw_wsserver *ws;
 	rw_connid id;
@@ -60,41 +84,37 @@ struct rw_ws_conn {
 	bool exposed;            /* an event carried the id: Disconnected is owed */
 	bool counted;            /* counted in open_count (Connected fired) */
 	bool pmd;
-	rw_pmd_params pmdp;
-	int busy;                /* inside input processing: free later */
 	bool zombie;             /* Disconnected fired while busy */
+	bool line_mode;
+	bool tx_open;            /* a message is open: next frames continue it */
+	uint8_t tx_opcode;
+	uint8_t data_format;
+	uint8_t busy;            /* inside input processing: free later */
+	bool close_rcvd, close_sent, server_closed_first;
+	bool ping_waiting, pong_seen;
+	rw_pmd_params pmdp;
+	int16_t rcvd_code, sent_code;
+	int max_line;
+	uint32_t line_len;
 	rw_ws_handshake *hs;     /* during the handshake only */
 	int64_t phase_start;     /* handshake / close wait began (loop clock, ms) */
-	/* request metadata (owned) */
-	char *uri, *host, *origin, *headers, *protocols, *selected;
-	/* receive */
-	rw_ws_parser fp;
-	z_stream *inflater;
-	uint64_t rx_total;       /* inflated bytes of the current message */
-	rw_utf8_state rx_utf8;
-	bool rx_started;         /* the message's first DataIn went out */
-	uint8_t rx_opcode;
-	uint8_t *msg;            /* BufferMessage */
-	size_t msg_len, msg_cap;
-	bool line_mode;
-	int max_line;
-	uint8_t *line;
-	uint32_t line_len;
+	/* Request metadata, one allocation: request URI, Host, Origin, offered
+	 * subprotocols, the selected one, then the request headers when
+	 * KeepRequestHeaders (else ""), each NUL-terminated (wsserver_props.c). */
+	char *meta;
+	struct rw_ws_rx *rx;     /* receive state while a frame/message is open */
+	z_stream *inflater;      /* while a compressed message is received, or for good
+	                          * when the client keeps its context */
+	uint8_t *line;           /* line mode */
 	/* send */
-	int data_format;
 	int64_t message_length;  /* MessageLength (0 = off) */
-	bool tx_open;            /* a message is open: next frames continue it */
-	uint64_t tx_left;        /* its bytes still to come */
-	uint8_t tx_opcode;
+	uint64_t tx_left;        /* the open message's bytes still to come */
 	z_stream *deflater;      /* context takeover only */
-	/* close */
-	bool close_rcvd, close_sent, server_closed_first;
-	int rcvd_code, sent_code;
-	char rcvd_reason[124], sent_reason[124];
+	/* close: reasons are allocated when a Close is sent or received */
+	char *rcvd_reason, *sent_reason;
 	const char *fail_text;   /* why the connection ended (static text) */
 	/* Ping() */
 	uint8_t ping_payload[8];
-	bool ping_waiting, pong_seen;
 };
 
 /* What the frame callbacks get as their context. */
@@ -132,6 +152,12 @@ void rw__ws_fail(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char 
 extern const rw_ws_parser_cbs rw__ws_frame_cbs;
 void rw__ws_rx_reset(struct rw_ws_conn *wc);
 void rw__ws_inflate_put(struct rw_wsserver *ws, z_stream *z);
+/* The connection's receive state, made when input arrives (NULL when out of
+ * memory); rw__ws_rx_release gives it back once the connection is idle
+ * (force: also mid-message, when the connection ends). */
+struct rw_ws_rx *rw__ws_rx_get(struct rw_ws_conn *wc);
+void rw__ws_rx_release(struct rw_ws_conn *wc, bool force);
+void rw__ws_rx_pool_free(struct rw_wsserver *ws);
 
 /* ws_send.c */
 int rw__ws_out(struct rw_conn *c, const uint8_t *d, size_t n);

@@ -56,49 +56,50 @@ static void lines(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
 static int piece(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
 {
 	struct rw_ws_conn *wc = x->wc;
-	if (wc->rx_opcode == RW_WS_OP_TEXT) {
-		wc->rx_utf8 = rw_utf8_feed(wc->rx_utf8, d, n);
-		if (wc->rx_utf8 == RW_UTF8_BAD || (eom && wc->rx_utf8 != RW_UTF8_OK)) {
+	if (wc->rx->opcode == RW_WS_OP_TEXT) {
+		wc->rx->utf8 = rw_utf8_feed(wc->rx->utf8, d, n);
+		if (wc->rx->utf8 == RW_UTF8_BAD || (eom && wc->rx->utf8 != RW_UTF8_OK)) {
 			rw__ws_fail(wc, x->c, RW_WS_CLOSE_BAD_DATA, "text message is not valid UTF-8");
 			return 1;
 		}
 	}
 	if (wc->line_mode) {
 		lines(x, d, n, eom);
-	} else if (wc->ws->set.buffer_message && eom && wc->msg_len == 0) {
+	} else if (wc->ws->set.buffer_message && eom && wc->rx->msg_len == 0) {
 		/* A message that arrived in one piece goes out from where it lies
 		 * (the receive buffer): no copy, no buffer. */
-		fire_data(x, wc->rx_opcode, d, n, true, false);
+		fire_data(x, wc->rx->opcode, d, n, true, false);
 	} else if (wc->ws->set.buffer_message) {
-		if (wc->msg_len + n > wc->msg_cap) {
-			size_t cap = wc->msg_cap ? wc->msg_cap : 4096;
-			while (cap < wc->msg_len + n)
+		if (wc->rx->msg_len + n > wc->rx->msg_cap) {
+			size_t cap = wc->rx->msg_cap ? wc->rx->msg_cap : 4096;
+			while (cap < wc->rx->msg_len + n)
 				cap *= 2;
-			uint8_t *m = realloc(wc->msg, cap);
+			uint8_t *m = realloc(wc->rx->msg, cap);
 			if (!m) {
 				rw__ws_fail(wc, x->c, RW_WS_CLOSE_INTERNAL, "out of memory");
 				return 1;
 			}
-			wc->msg = m;
-			wc->msg_cap = cap;
+			wc->rx->msg = m;
+			wc->rx->msg_cap = cap;
 		}
 		if (n)
-			memcpy(wc->msg + wc->msg_len, d, n);
-		wc->msg_len += n;
+			memcpy(wc->rx->msg + wc->rx->msg_len, d, n);
+		wc->rx->msg_len += n;
 		if (eom) {
 			/* The buffer leaves the connection with the message, so an idle
 			 * connection holds none (it is taken first: the handler may
 			 * make a nested turn that starts the next message). */
-			uint8_t *m = wc->msg;
-			size_t len = wc->msg_len;
-			wc->msg = NULL;
-			wc->msg_len = wc->msg_cap = 0;
-			fire_data(x, wc->rx_opcode, m, len, true, false);
+			struct rw_ws_rx *rx = wc->rx;
+			uint8_t *m = rx->msg;
+			size_t len = rx->msg_len;
+			rx->msg = NULL;
+			rx->msg_len = rx->msg_cap = 0;
+			fire_data(x, rx->opcode, m, len, true, false);
 			free(m);
 		}
 	} else if (n || eom) {
-		fire_data(x, wc->rx_started ? 0 : wc->rx_opcode, d, n, eom, false);
-		wc->rx_started = true;
+		fire_data(x, wc->rx->started ? 0 : wc->rx->opcode, d, n, eom, false);
+		wc->rx->started = true;
 	}
 	if (eom)
 		rw__ws_rx_reset(wc);
@@ -131,14 +132,74 @@ static z_stream *inflate_get(struct rw_wsserver *ws)
 /* The message ended: per-message state back to the start. */
 void rw__ws_rx_reset(struct rw_ws_conn *wc)
 {
-	wc->rx_started = false;
-	wc->rx_utf8 = RW_UTF8_OK;
-	wc->rx_total = 0;
-	wc->rx_opcode = 0;
+	if (wc->rx) {
+		wc->rx->started = false;
+		wc->rx->utf8 = RW_UTF8_OK;
+		wc->rx->total = 0;
+		wc->rx->opcode = 0;
+	}
 	if (wc->inflater && wc->pmdp.client_no_context_takeover) {
 		rw__ws_inflate_put(wc->ws, wc->inflater);
 		wc->inflater = NULL;
 	}
+}
+
+struct rw_ws_rx *rw__ws_rx_get(struct rw_ws_conn *wc)
+{
+	struct rw_wsserver *ws = wc->ws;
+	if (wc->rx)
+		return wc->rx;
+	struct rw_ws_rx *rx = ws->rx_pool;
+	if (rx) {
+		ws->rx_pool = rx->next;
+		ws->rx_pool_n--;
+	} else if (!(rx = malloc(sizeof(*rx)))) {
+		return NULL;
+	}
+	memset(rx, 0, sizeof(*rx));
+	rw_ws_parser_init(&rx->fp);
+	rx->fp.max_message = ws->set.max_message;
+	rx->fp.allow_rsv1 = wc->pmd;
+	rx->utf8 = RW_UTF8_OK;
+	wc->rx = rx;
+	return rx;
+}
+
+/* Idle: at a frame boundary with no message open (nothing of the parser's
+ * or the message's state is worth keeping). */
+static bool rx_idle(const struct rw_ws_rx *rx)
+{
+	const rw_ws_parser *p = &rx->fp;
+	return !p->_in_payload && p->_hdr_len == 0 && p->msg_opcode == 0 && !p->error && !rx->msg &&
+	       !rx->started && rx->opcode == 0;
+}
+
+void rw__ws_rx_release(struct rw_ws_conn *wc, bool force)
+{
+	struct rw_ws_rx *rx = wc->rx;
+	if (!rx || (!force && !rx_idle(rx)))
+		return;
+	struct rw_wsserver *ws = wc->ws;
+	wc->rx = NULL;
+	free(rx->msg);
+	rx->msg = NULL;
+	if (ws->rx_pool_n < RW_WS_RX_POOL && !ws->freeing) {
+		rx->next = ws->rx_pool;
+		ws->rx_pool = rx;
+		ws->rx_pool_n++;
+		return;
+	}
+	free(rx);
+}
+
+void rw__ws_rx_pool_free(struct rw_wsserver *ws)
+{
+	while (ws->rx_pool) {
+		struct rw_ws_rx *rx = ws->rx_pool;
+		ws->rx_pool = rx->next;
+		free(rx);
+	}
+	ws->rx_pool_n = 0;
 }
 
 static int inflated(void *ctx, const uint8_t *d, size_t n, bool last)
@@ -153,8 +214,8 @@ static int on_data(void *ctx, const rw_ws_parser *p, const uint8_t *d, size_t n,
 	if (wc->phase != WS_OPEN)
 		return 0; /* after our Close, data is read and dropped */
 	bool eom = frame_end && p->fin;
-	if (!wc->rx_opcode)
-		wc->rx_opcode = p->msg_opcode;
+	if (!wc->rx->opcode)
+		wc->rx->opcode = p->msg_opcode;
 	if (!p->msg_compressed)
 		return piece(x, d, n, eom);
 	if (!wc->inflater && !(wc->inflater = inflate_get(wc->ws))) {
@@ -166,7 +227,7 @@ static int on_data(void *ctx, const rw_ws_parser *p, const uint8_t *d, size_t n,
 	 * may make a blocking call whose nested loop turn inflates for another
 	 * connection, so no buffer may be shared between connections here. */
 	uint8_t scratch[RW_WS_SCRATCH];
-	int rc = rw_pmd_inflate(wc->inflater, d, n, eom, ws->set.max_message, &wc->rx_total, scratch,
+	int rc = rw_pmd_inflate(wc->inflater, d, n, eom, ws->set.max_message, &wc->rx->total, scratch,
 	                        sizeof(scratch), inflated, x);
 	if (rc == RW_PMD_TOO_BIG)
 		rw__ws_fail(wc, x->c, RW_WS_CLOSE_TOO_BIG, "message larger than MaxMessageSize after inflating");
@@ -199,10 +260,10 @@ static int on_control(void *ctx, int op, const uint8_t *d, size_t n)
 	}
 	/* Close. */
 	wc->close_rcvd = true;
-	wc->rcvd_code = n >= 2 ? (d[0] << 8 | d[1]) : RW_WS_CLOSE_NO_STATUS;
+	wc->rcvd_code = (int16_t)(n >= 2 ? (d[0] << 8 | d[1]) : RW_WS_CLOSE_NO_STATUS);
 	size_t rn = n > 2 ? n - 2 : 0;
-	memcpy(wc->rcvd_reason, d + 2, rn);
-	wc->rcvd_reason[rn] = '\0';
+	free(wc->rcvd_reason);
+	wc->rcvd_reason = rn ? strndup((const char *)d + 2, rn) : NULL; /* NULL (also out of memory): "" */
 	if (!wc->close_sent) {
 		/* Echo the code (RFC 6455 §5.5.1), then the server closes TCP. */
 		wc->close_sent = true;

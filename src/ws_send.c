@@ -136,11 +136,15 @@ static const rw_pmd_buf *compress_msg(struct rw_ws_conn *wc, const uint8_t *d, s
 {
 	struct rw_wsserver *ws = wc->ws;
 	bool takeover = !wc->pmdp.server_no_context_takeover;
+	/* The negotiated limit, or less by PermessageDeflateWindowBits (the
+	 * client inflates with the window it announced, which covers ours). */
 	int bits = wc->pmdp.server_max_window_bits;
+	if (bits > ws->set.pmd_window_bits)
+		bits = ws->set.pmd_window_bits;
 	z_stream **zp = takeover ? &wc->deflater : &ws->deflaters[bits];
 	if (!*zp) {
 		z_stream *z = malloc(sizeof(*z));
-		if (!z || rw_pmd_deflate_init(z, bits, ws->set.pmd_level) != RW_PMD_OK) {
+		if (!z || rw_pmd_deflate_init(z, bits, ws->set.pmd_mem_level, ws->set.pmd_level) != RW_PMD_OK) {
 			free(z);
 			return NULL;
 		}

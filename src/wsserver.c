@@ -78,8 +78,6 @@ static void on_connected(rw_tcpserver *t, const rw_tcpserver_connected *e, void 
 	wc->phase_start = c->last_active;
 	c->idle_timeout = secs;
 	wc->max_line = ws->set.max_line;
-	rw_ws_parser_init(&wc->fp);
-	wc->fp.max_message = ws->set.max_message;
 	c->layer = wc;
 	/* The close frame or HTTP response must reach the peer before the TCP
 	 * close: WSServer connections always close gracefully. */
@@ -109,10 +107,10 @@ static void on_disconnected(rw_tcpserver *t, const rw_tcpserver_disconnected *e,
 	const char *desc = e->status_code ? e->description : "Connection closed without a Close frame";
 	if (wc && wc->server_closed_first && wc->close_sent) {
 		code = wc->sent_code;
-		desc = wc->fail_text ? wc->fail_text : wc->sent_reason;
+		desc = wc->fail_text ? wc->fail_text : wc->sent_reason ? wc->sent_reason : "";
 	} else if (wc && wc->close_rcvd) {
 		code = wc->rcvd_code;
-		desc = wc->rcvd_reason;
+		desc = wc->rcvd_reason ? wc->rcvd_reason : "";
 	} else if (wc && wc->fail_text) {
 		desc = wc->fail_text;
 	} else if (wc && wc->phase == WS_HANDSHAKE && e->status_code == RW_ETIMEDOUT) {
@@ -204,6 +202,7 @@ static rw_wsserver *ws_new(rw_loop *loop)
 	st->pmd_level = 1;
 	st->max_line = 2048;
 	st->max_head = RW_WS_HEAD_MAX_DEFAULT;
+	st->pmd_window_bits = 15;
 	return ws;
 }
 
@@ -242,6 +241,7 @@ RW_API void rw_wsserver_free(rw_wsserver *ws)
 		rw_pmd_inflate_end(ws->inflate_pool[i]);
 		free(ws->inflate_pool[i]);
 	}
+	rw__ws_rx_pool_free(ws);
 	free(ws->zbuf.d);
 	free(ws->set.disconnect_desc);
 	free(ws);

@@ -128,6 +128,12 @@ static int config_one(rw_wsserver *ws, const char *setting, char *out, size_t le
 		BOOL(st->pmd_takeover);
 	if (NAME("PermessageDeflateLevel"))
 		INT(st->pmd_level, 0, 9);
+	if (NAME("PermessageDeflateWindowBits"))
+		INT(st->pmd_window_bits, 9, 15);
+	if (NAME("PermessageDeflateMemLevel"))
+		INT(st->pmd_mem_level, 0, 9);
+	if (NAME("KeepRequestHeaders"))
+		BOOL(st->keep_headers);
 	if (NAME("MaxMessageSize"))
 		INT(st->max_message, 0, INT64_MAX / 2);
 	if (NAME("MaxFrameSize"))

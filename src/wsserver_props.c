@@ -157,28 +157,40 @@ RW_API int rw_wsserver_set_data_format(rw_wsserver *ws, rw_connid id, int format
 	return 0;
 }
 
+/* Field k of the packed metadata (ws_internal.h: URI, Host, Origin, offered
+ * subprotocols, selected one, headers). */
+static const char *meta_field(const struct rw_ws_conn *wc, int k)
+{
+	const char *p = wc->meta;
+	if (!p)
+		return "";
+	while (k--)
+		p += strlen(p) + 1;
+	return p;
+}
+
 /* During the handshake the values are still in the parsed request. */
-#define STR_GETTER(fn, reqfield, field)                                                \
+#define STR_GETTER(fn, reqfield, k)                                                    \
 	RW_API int rw_wsserver_get_##fn(const rw_wsserver *ws, rw_connid id, char *buf, size_t len) \
 	{                                                                                  \
 		RW_WS_ROUTE(ws, id);                                                           \
 		struct rw_ws_conn *wc = conn_of(ws, id);                                       \
 		if (!wc)                                                                       \
 			return -RW_EINVALID_CONNID;                                                \
-		return copy_out(wc->hs ? wc->hs->req.reqfield : wc->field, buf, len);         \
+		return copy_out(wc->hs ? wc->hs->req.reqfield : meta_field(wc, k), buf, len); \
 	}
 
-STR_GETTER(request_uri, request_uri, uri)
-STR_GETTER(host, host, host)
-STR_GETTER(origin, origin, origin)
-STR_GETTER(request_headers, headers, headers)
-STR_GETTER(subprotocols, protocols, protocols)
+STR_GETTER(request_uri, request_uri, 0)
+STR_GETTER(host, host, 1)
+STR_GETTER(origin, origin, 2)
+STR_GETTER(subprotocols, protocols, 3)
+STR_GETTER(request_headers, headers, 5)
 
 RW_API int rw_wsserver_get_selected_subprotocol(const rw_wsserver *ws, rw_connid id, char *buf, size_t len)
 {
 	RW_WS_ROUTE(ws, id);
 	struct rw_ws_conn *wc = conn_of(ws, id);
-	return wc ? copy_out(wc->selected, buf, len) : -RW_EINVALID_CONNID;
+	return wc ? copy_out(wc->hs ? "" : meta_field(wc, 4), buf, len) : -RW_EINVALID_CONNID;
 }
 
 RW_API int rw_wsserver_get_compressed(const rw_wsserver *ws, rw_connid id)

@@ -166,7 +166,7 @@ static uint8_t *client_deflate(const uint8_t *in, size_t n, size_t *out_n)
 {
 	z_stream z;
 	rw_pmd_buf b = {0};
-	cr_assert_eq(rw_pmd_deflate_init(&z, 15, 9), 0);
+	cr_assert_eq(rw_pmd_deflate_init(&z, 15, 0, 9), 0);
 	cr_assert_eq(rw_pmd_deflate(&z, in, n, true, &b), 0);
 	rw_pmd_deflate_end(&z);
 	*out_n = b.len;
@@ -204,7 +204,7 @@ Test(ws_deflate, deflate_hello_matches_rfc)
 {
 	z_stream z;
 	rw_pmd_buf b = {0};
-	cr_assert_eq(rw_pmd_deflate_init(&z, 15, Z_DEFAULT_COMPRESSION), 0);
+	cr_assert_eq(rw_pmd_deflate_init(&z, 15, 0, Z_DEFAULT_COMPRESSION), 0);
 	cr_assert_eq(rw_pmd_deflate(&z, (const uint8_t *)"Hello", 5, true, &b), 0);
 	static const uint8_t want[] = {0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00};
 	cr_assert_eq(b.len, sizeof(want));
@@ -230,7 +230,7 @@ Test(ws_deflate, round_trips_with_and_without_takeover)
 		for (int takeover = 0; takeover < 2; takeover++) {
 			z_stream d, in;
 			rw_pmd_buf b = {0};
-			cr_assert_eq(rw_pmd_deflate_init(&d, bits, 6), 0);
+			cr_assert_eq(rw_pmd_deflate_init(&d, bits, 0, 6), 0);
 			rw_pmd_inflate_init(&in);
 			for (int m = 0; m < 3; m++) {
 				size_t len = n / (size_t)(m + 1);
