@@ -347,4 +347,19 @@ for s in "${SCENARIOS[@]}"; do
 done
 echo "bench: runs took $((SECONDS - T0)) s; load avg now $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
+# The DTLS cookie path under a flood of cookie-less ClientHellos from 2,000
+# source tuples (perf/dtls-hello-flood.py): server CPU per hello, RSS before
+# and after, and the largest answer (never more bytes than the hello).
+if [[ -z "${BENCH_ONLY:-}" || "DTLS hello flood" =~ $BENCH_ONLY ]]; then
+	for server in ringworks "${PEERS_DTLS[@]}"; do
+		start_server "$server" dtls
+		f="$OUT_DIR/bench-$STAMP.dtls-flood-$server.json"
+		$(pin 1) python3 "$ROOT/perf/dtls-hello-flood.py" --port "$PORT" --server-pid "$SAMPLE" \
+			--count $((QUICK ? 20000 : 60000)) --burst 256 --json "$f" >/dev/null ||
+			note "$server: the hello flood failed (an answer larger than the hello?)"
+		stop_servers
+		[[ -s "$f" ]] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("bench: DTLS hello flood, %s: %d hellos, %d HelloVerifyRequests of at most %d B (hello %d B), server %.1f us CPU per hello, RSS %d -> %d KiB" % (sys.argv[2], r["hellos_sent"], r["hello_verify_requests"], r["largest_answer_bytes"], r["hello_bytes"], r["server_cpu_us_per_answered_hello"] or 0, r["server_rss_kib_before"], r["server_rss_kib_after"]))' "$f" "$server"
+	done
+fi
+
 python3 "$ROOT/perf/bench-report.py" "$TMP" "$OUT_DIR/bench-$STAMP" "$REPS" "$IDLE_CONNS" "${SCENARIOS[@]}"
