@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define BGID             7
 #define PAT_PERIOD       65521u            /* prime: never a multiple of a size */
@@ -34,6 +35,7 @@
 #define NSEC             1000000000ull
 #define IDLE_CHECK_NS    (20ull * 1000000000ull) /* --idle: time for the final round */
 #define TLS_READ_BUF     16384u
+#define ZOUT             16384u            /* --deflate: inflate output chunk */
 
 /* ---- log-linear latency histogram (HDR-like, ns) ----------------------- */
 
@@ -62,6 +64,7 @@ struct opts {
 	unsigned processes; /* 0: as many as RLIMIT_NOFILE needs */
 	double connect_timeout; /* seconds for the connect phase */
 	bool quiet, tls, ws, churn, idle;
+	bool deflate; /* ws/wss: permessage-deflate */
 };
 
 /* A process's CPU time and resident memory, from /proc. */
@@ -86,6 +89,7 @@ struct tls {
 	/* --mode ws/wss: the upgrade response (in plaintext), then the server's
 	 * frame being parsed */
 	bool ws_done;
+	bool zmsg, fin; /* --deflate: the message is compressed; the frame is its last */
 	uint8_t *hs;
 	size_t hs_len, hs_cap;
 	uint8_t hdr[14];
@@ -139,6 +143,11 @@ struct load {
 	uint8_t *tls_scratch;
 	uint8_t *wss_buf;   /* --mode wss: frames before encryption */
 	size_t wss_cap, wss_len;
+	z_stream *zdef, *zinf; /* --deflate: reset per message (no context takeover) */
+	uint8_t *wss_plain;    /* --deflate: a message before compression */
+	size_t wss_plain_cap;
+	uint8_t *zbuf, *zout;  /* a compressed message; inflated output */
+	size_t zcap;
 	struct hist h;
 	struct stats s;
 	/* several processes (load_multi.c): this one's part of the connections */
@@ -200,8 +209,8 @@ void tls_queue(struct load *L, unsigned idx);
 void tls_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n);
 
 /* load_ws.c */
-extern const char ws_req[];
-extern const size_t ws_req_len;
+const char *ws_request(const struct load *L, size_t *len);
+void setup_deflate(struct load *L);
 void ws_reset(struct tls *t);
 int ws_begin(struct load *L, struct conn *c);
 void ws_fail(struct load *L, unsigned idx, const char *why);

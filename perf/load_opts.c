@@ -19,6 +19,10 @@ static void usage(FILE *f)
 		"                     echoed plaintext verified; ws: WebSocket (HTTP upgrade, each\n"
 		"                     message one masked binary frame, the echoed payload verified);\n"
 		"                     wss: ws inside TLS (the TLS handshake, then the upgrade)\n"
+		"  --deflate          ws/wss: negotiate permessage-deflate (no context takeover\n"
+		"                     either way) and send each message compressed; the server's\n"
+		"                     compressed echo is inflated and verified (the payload is\n"
+		"                     then text-like, so that it compresses)\n"
 		"  --mode dtls        DTLS 1.2 sessions over UDP (own options: --mode dtls --help)\n"
 		"  --churn            each connection: connect (and handshake), --pipeline messages,\n"
 		"                     close, reconnect; reports connections/s (cycles in the window)\n"
@@ -102,7 +106,7 @@ void parse_args(struct load *L, int argc, char **argv)
 		{"size", 1, 0, 's'}, {"pipeline", 1, 0, 'k'}, {"duration", 1, 0, 'd'},
 		{"warmup", 1, 0, 'w'}, {"sources", 1, 0, 'S'}, {"connect-rate", 1, 0, 'r'},
 		{"json", 1, 0, 'j'}, {"mode", 1, 0, 'm'}, {"churn", 0, 0, 'C'},
-		{"idle", 0, 0, 'I'}, {"mark", 1, 0, 'M'}, {"server-pid", 1, 0, 'P'}, {"processes", 1, 0, 'K'}, {"rate", 1, 0, 'R'}, {"connect-timeout", 1, 0, 'T'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
+		{"idle", 0, 0, 'I'}, {"deflate", 0, 0, 'Z'}, {"mark", 1, 0, 'M'}, {"server-pid", 1, 0, 'P'}, {"processes", 1, 0, 'K'}, {"rate", 1, 0, 'R'}, {"connect-timeout", 1, 0, 'T'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
 	struct opts *o = &L->o;
 	const char *host = "127.0.0.1";
 	int ch;
@@ -127,6 +131,7 @@ void parse_args(struct load *L, int argc, char **argv)
 		case 'T': o->connect_timeout = num_arg(optarg, "connect-timeout", 0.1, 3600); break;
 		case 'C': o->churn = true; break;
 		case 'I': o->idle = true; break;
+		case 'Z': o->deflate = true; break;
 		case 'm':
 			if (!strcmp(optarg, "tls"))
 				o->tls = true;
@@ -155,6 +160,8 @@ void parse_args(struct load *L, int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
+	if (o->deflate && !o->ws)
+		die("--deflate is for --mode ws and wss");
 	if (o->rate > 0)
 		o->churn = true; /* the same cycle, paced */
 	if (o->churn && o->idle)

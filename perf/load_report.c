@@ -53,6 +53,8 @@ struct result summarize(const struct load *L)
 
 const char *mode_name(const struct load *L)
 {
+	if (L->o.ws && L->o.deflate)
+		return L->o.tls ? "wss+deflate" : "ws+deflate";
 	return L->o.tls && L->o.ws ? "wss" : L->o.tls ? "tls" : L->o.ws ? "ws" : "tcp";
 }
 

@@ -108,14 +108,25 @@ void setup_pattern(struct load *L)
 	L->pattern = malloc(PAT_PERIOD + slack);
 	if (!L->pattern)
 		die("out of memory");
-	for (size_t i = 0; i < PAT_PERIOD; i++) {
+	/* --deflate: words picked at random, so that messages compress as text
+	 * does; otherwise random bytes. */
+	static const char *const words[] = {"the ", "server ", "echoes ", "every ", "message ", "of ",
+	                                    "a ", "client ", "over ", "WebSocket ", "with ", "deflate, "};
+	for (size_t i = 0; i < PAT_PERIOD;) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		L->pattern[i] = (uint8_t)(x >> 24);
+		if (!L->o.deflate) {
+			L->pattern[i++] = (uint8_t)(x >> 24);
+			continue;
+		}
+		for (const char *w = words[(x >> 24) % 12]; *w && i < PAT_PERIOD; w++)
+			L->pattern[i++] = (uint8_t)*w;
 	}
 	for (size_t i = 0; i < slack; i++)
 		L->pattern[PAT_PERIOD + i] = L->pattern[i % PAT_PERIOD];
+	if (L->o.deflate)
+		setup_deflate(L);
 }
 
 static int make_socket(const struct load *L, unsigned idx)

@@ -160,7 +160,9 @@ void tls_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n)
 		}
 		if (L->o.ws) { /* wss: the upgrade request goes with the Finished */
 			ws_reset(t);
-			if (tls_write_all(L, idx, (const uint8_t *)ws_req, ws_req_len))
+			size_t rn;
+			const char *req = ws_request(L, &rn);
+			if (tls_write_all(L, idx, (const uint8_t *)req, rn))
 				return;
 		} else {
 			L->s.handshakes++;

@@ -3,7 +3,10 @@
  * payload is the pattern as is); the server's frames are parsed and their
  * payload verified. --mode wss: the same as TLS application data (load_tls.c
  * sends the upgrade once its handshake is done and feeds the decrypted bytes
- * to ws_input). */
+ * to ws_input). --deflate: permessage-deflate (RFC 7692) with no context
+ * takeover either way; each message goes out compressed (RSV1), and a
+ * compressed message from the server is collected whole, inflated and then
+ * verified (an uncompressed one is verified as it comes). */
 #include "load.h"
 
 #include <errno.h>
@@ -12,10 +15,78 @@
 #include <string.h>
 
 /* The HTTP upgrade request (ws and wss). */
-const char ws_req[] =
-	"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-const size_t ws_req_len = sizeof ws_req - 1;
+const char *ws_request(const struct load *L, size_t *len)
+{
+	static const char plain[] =
+		"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	static const char deflate[] =
+		"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+		"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; "
+		"client_no_context_takeover\r\n\r\n";
+	*len = L->o.deflate ? sizeof deflate - 1 : sizeof plain - 1;
+	return L->o.deflate ? deflate : plain;
+}
+
+/* --deflate: one deflate and one inflate stream, reset per message. */
+void setup_deflate(struct load *L)
+{
+	L->zdef = calloc(1, sizeof *L->zdef);
+	L->zinf = calloc(1, sizeof *L->zinf);
+	L->zout = malloc(ZOUT);
+	if (!L->zdef || !L->zinf || !L->zout)
+		die("out of memory");
+	if (deflateInit2(L->zdef, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+	    inflateInit2(L->zinf, -15) != Z_OK)
+		die("zlib init failed");
+}
+
+/* Compress n bytes into L->zbuf (sync flush, the 00 00 ff ff tail removed,
+ * RFC 7692 §7.2.1); returns the compressed length. */
+static size_t compress_msg(struct load *L, const uint8_t *in, size_t n)
+{
+	z_stream *z = L->zdef;
+	size_t len = 0;
+	deflateReset(z);
+	z->next_in = (Bytef *)in;
+	z->avail_in = (uInt)n;
+	do {
+		if (grow(&L->zbuf, &L->zcap, len + n / 2 + 64))
+			die("out of memory");
+		z->next_out = L->zbuf + len;
+		z->avail_out = (uInt)(L->zcap - len);
+		if (deflate(z, Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+			die("deflate failed");
+		len = L->zcap - z->avail_out;
+	} while (z->avail_in || !z->avail_out);
+	return len - 4;
+}
+
+/* The server's compressed message (collected in t->hs): inflate, verify. */
+static void inflate_msg(struct load *L, unsigned idx)
+{
+	static const uint8_t tail[4] = {0, 0, 0xff, 0xff};
+	struct tls *t = L->c[idx].t;
+	z_stream *z = L->zinf;
+	inflateReset(z);
+	for (int part = 0; part < 2 && L->c[idx].state == C_OPEN; part++) {
+		z->next_in = part ? (Bytef *)tail : t->hs;
+		z->avail_in = part ? 4 : (uInt)t->hs_len;
+		do {
+			z->next_out = L->zout;
+			z->avail_out = ZOUT;
+			int rc = inflate(z, Z_SYNC_FLUSH);
+			if (rc != Z_OK && rc != Z_BUF_ERROR) {
+				ws_fail(L, idx, "the server's compressed message does not inflate");
+				return;
+			}
+			if (ZOUT - z->avail_out)
+				verify(L, idx, L->zout, ZOUT - z->avail_out);
+		} while (z->avail_in || !z->avail_out);
+	}
+	t->hs_len = 0;
+}
 
 /* Before the upgrade: no response seen, no frame begun. */
 void ws_reset(struct tls *t)
@@ -30,7 +101,6 @@ void ws_reset(struct tls *t)
 /* --mode ws: a new connection sends its HTTP upgrade request. */
 int ws_begin(struct load *L, struct conn *c)
 {
-	(void)L;
 	if (!c->t && !(c->t = calloc(1, sizeof *c->t)))
 		return -1;
 	struct tls *t = c->t;
@@ -40,10 +110,12 @@ int ws_begin(struct load *L, struct conn *c)
 	t->fl = -1;
 	t->hs_done = false;
 	ws_reset(t);
-	if (grow(&t->out[0], &t->out_cap[0], ws_req_len))
+	if (grow(&t->out[0], &t->out_cap[0], 512))
 		return -1;
-	memcpy(t->out[0], ws_req, ws_req_len);
-	t->out_len[0] = ws_req_len;
+	size_t rn;
+	const char *req = ws_request(L, &rn);
+	memcpy(t->out[0], req, rn);
+	t->out_len[0] = rn;
 	return 0;
 }
 
@@ -63,10 +135,19 @@ static void ws_frames(struct load *L, unsigned idx, const uint8_t *p, size_t n)
 	while (n && c->state == C_OPEN) {
 		if (t->payload_left) {
 			size_t k = n < t->payload_left ? n : (size_t)t->payload_left;
-			verify(L, idx, p, (unsigned)k);
+			if (t->zmsg) { /* collected, inflated at the message end */
+				if (grow(&t->hs, &t->hs_cap, t->hs_len + k))
+					die("out of memory");
+				memcpy(t->hs + t->hs_len, p, k);
+				t->hs_len += k;
+			} else {
+				verify(L, idx, p, (unsigned)k);
+			}
 			t->payload_left -= k;
 			p += k;
 			n -= k;
+			if (!t->payload_left && t->zmsg && t->fin)
+				inflate_msg(L, idx);
 			continue;
 		}
 		t->hdr[t->hdr_len++] = *p++;
@@ -88,6 +169,14 @@ static void ws_frames(struct load *L, unsigned idx, const uint8_t *p, size_t n)
 				ws_fail(L, idx, "unexpected opcode from the server");
 				return;
 			}
+			bool rsv1 = t->hdr[0] & 0x40;
+			if ((rsv1 && (!L->o.deflate || op == 0)) || (t->hdr[0] & 0x30)) {
+				ws_fail(L, idx, "unexpected RSV bits from the server");
+				return;
+			}
+			if (op)
+				t->zmsg = rsv1;
+			t->fin = t->hdr[0] & 0x80;
 			t->hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0);
 		}
 		if (t->hdr_len < t->hdr_need)
@@ -102,6 +191,8 @@ static void ws_frames(struct load *L, unsigned idx, const uint8_t *p, size_t n)
 		t->payload_left = len;
 		t->hdr_len = 0;
 		t->hdr_need = 2;
+		if (!len && t->zmsg && t->fin)
+			inflate_msg(L, idx);
 	}
 }
 
@@ -129,6 +220,11 @@ void ws_input(struct load *L, unsigned idx, const uint8_t *p, unsigned n)
 		ws_fail(L, idx, "upgrade refused");
 		return;
 	}
+	*end = 0;
+	if (L->o.deflate && !strcasestr((char *)t->hs, "\nSec-WebSocket-Extensions: permessage-deflate")) {
+		ws_fail(L, idx, "the server did not accept permessage-deflate");
+		return;
+	}
 	t->ws_done = true;
 	L->s.handshakes++;
 	size_t used = (size_t)(end + 4 - (char *)t->hs), rest = t->hs_len - used;
@@ -145,7 +241,20 @@ static void frame_msgs(struct load *L, struct conn *c, uint8_t **buf, size_t *ca
 	while (c->tx_off < c->tx_queued) {
 		uint8_t h[14];
 		size_t hl = 2, n = L->o.size;
-		h[0] = 0x82;
+		const uint8_t *z = NULL;
+		if (L->o.deflate) { /* the message from the pattern, compressed */
+			if (grow(&L->wss_plain, &L->wss_plain_cap, n))
+				die("out of memory");
+			for (size_t done = 0; done < n;) {
+				size_t at = (c->base + c->tx_off + done) % PAT_PERIOD;
+				size_t k = n - done < PAT_PERIOD - at ? n - done : PAT_PERIOD - at;
+				memcpy(L->wss_plain + done, L->pattern + at, k);
+				done += k;
+			}
+			n = compress_msg(L, L->wss_plain, n);
+			z = L->zbuf;
+		}
+		h[0] = z ? 0xc2 : 0x82;
 		if (n < 126) {
 			h[1] = (uint8_t)(0x80 | n);
 		} else if (n < 65536) {
@@ -165,14 +274,16 @@ static void frame_msgs(struct load *L, struct conn *c, uint8_t **buf, size_t *ca
 			die("out of memory");
 		uint8_t *o = *buf + *len;
 		memcpy(o, h, hl);
-		for (size_t done = 0; done < n;) { /* the pattern wraps every PAT_PERIOD bytes */
+		for (size_t done = 0; done < n && !z;) { /* the pattern wraps every PAT_PERIOD bytes */
 			size_t at = (c->base + c->tx_off + done) % PAT_PERIOD;
 			size_t k = n - done < PAT_PERIOD - at ? n - done : PAT_PERIOD - at;
 			memcpy(o + hl + done, L->pattern + at, k);
 			done += k;
 		}
+		if (z)
+			memcpy(o + hl, z, n);
 		*len += hl + n;
-		c->tx_off += n;
+		c->tx_off += L->o.size;
 	}
 }
 

@@ -7,7 +7,8 @@
 #    caught: rw-load exits 1 and reports verify errors;
 #  - --mode tls against ringworks-echo --tls (a test certificate made here):
 #    echo and churn (full handshakes) verify;
-#  - --mode ws against ringworks-echo --ws verifies; --mode wss against --wss;
+#  - --mode ws against ringworks-echo --ws verifies (also with --deflate);
+#    --mode wss against --wss;
 #  - --mode dtls against ringworks-echo --dtls and perf/peers/dtls-epoll-echo:
 #    echo and churn verify; a peer that flips a byte now and then is caught;
 #    no server at all fails the run (handshakes counted as failed);
@@ -52,7 +53,7 @@ counts_match() { # counts_match NAME LOG JSON
 }
 
 echo "TAP version 13"
-echo "1..23"
+echo "1..24"
 
 # clean echo, pipelined
 start "$TMP/e1.log" "$EPOLL" --port 0
@@ -125,6 +126,15 @@ rc=$?
 stop
 check "wss echo passes (TLS, upgrade, frames parsed, payload verified)" \
 	'[[ $rc == 0 && "$(jget "$TMP/w2.json" handshakes)" == 10 && "$(jget "$TMP/w2.json" mode)" == wss ]]'
+
+# permessage-deflate against ringworks-echo --ws (compressed both ways, inflated and verified)
+start "$TMP/wz.log" "$RW" --ws 0
+"$LOAD" --mode ws --deflate --port "$PORT" --connections 10 --pipeline 2 --size 20000 --duration 0.5 \
+	--warmup 0.2 --quiet --json "$TMP/w3.json"
+rc=$?
+stop
+check "ws --deflate echo passes (compressed echo inflated and verified)" \
+	'[[ $rc == 0 && "$(jget "$TMP/w3.json" mode)" == ws+deflate && "$(jget "$TMP/w3.json" messages)" -gt 0 ]]'
 
 # DTLS against ringworks-echo --dtls and the epoll peer
 start "$TMP/d.log" "$RW" --dtls 0 --cert "$TMP/cert.pem"

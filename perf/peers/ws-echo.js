@@ -1,9 +1,10 @@
 // perf/peers/ws-echo.js: node's `ws` package as a WebSocket echo peer.
 //
-//   NODE_PATH=build/node/node_modules node perf/peers/ws-echo.js [PORT [CERT KEY]]
+//   NODE_PATH=build/node/node_modules node perf/peers/ws-echo.js [--deflate] [PORT [CERT KEY]]
 //
-// Each message back with its type, no permessage-deflate. With CERT and KEY
-// (PEM files) it serves wss: the ws server sits on node's https server.
+// Each message back with its type; permessage-deflate only with --deflate
+// (then every message is compressed: threshold 0). With CERT and KEY (PEM
+// files) it serves wss: the ws server sits on node's https server.
 // Prints "listening ws PORT" (or "listening wss PORT"); exits 0 on SIGINT or
 // SIGTERM. perf/bench.sh installs ws@8 into build/node with npm when it is
 // missing.
@@ -12,9 +13,11 @@ const fs = require('fs');
 const https = require('https');
 const { WebSocketServer } = require('ws');
 
-const port = Number(process.argv[2] || 0);
-const [certFile, keyFile] = process.argv.slice(3);
-const opts = { perMessageDeflate: false, maxPayload: 64 << 20 };
+const args = process.argv.slice(2);
+const deflate = args.includes('--deflate');
+const [portArg, certFile, keyFile] = args.filter((a) => a !== '--deflate');
+const port = Number(portArg || 0);
+const opts = { perMessageDeflate: deflate ? { threshold: 0 } : false, maxPayload: 64 << 20 };
 let kind = 'ws';
 let server;
 if (certFile) {
