@@ -5,7 +5,7 @@
  * ordering), and the session keeps serving; the cookie secret rotates
  * (CookieSecretLifetime): a cookie of the previous secret is still honoured,
  * one two secrets old is answered with a fresh HelloVerifyRequest; SSLStatus
- * reports the handshake's progress. */
+ * reports the handshake's progress; Config MTU bounds the records. */
 #include "dtls_test.h"
 #include "helpers/rwtest.h"
 
@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -302,4 +303,37 @@ Test(dtls_records, ssl_status_reports_the_handshake, .timeout = 60)
 	          st.completed);
 	cl_close(&c);
 	rw_dtlsserver_free(s);
+}
+
+/* Config MTU: with the tuned wolfSSL (WOLFSSL_DTLS_MTU) a smaller MTU makes
+ * the handshake's flights fragment and lowers MaxSendSize[id], and a send
+ * above it is refused whole; without it, only 0 (wolfSSL's 1400) is accepted. */
+Test(dtls_records, mtu_bounds_the_records, .timeout = 60)
+{
+#if defined(WOLFSSL_DTLS_MTU)
+	struct dt_rec r;
+	rw_dtlsserver *s = server(&r, "MTU=600");
+	struct cl c;
+	cl_open(&c, rw_dtlsserver_get_local_port(s));
+	cl_handshake(s, &c); /* the certificate flight does not fit one 600-byte datagram */
+	dt_pump_for(s, 20);
+	char name[64], v[32];
+	snprintf(name, sizeof(name), "MaxSendSize[%lld]", (long long)r.last_id);
+	cr_assert_gt(rw_dtlsserver_config(s, name, v, sizeof(v)), 0);
+	int max = atoi(v);
+	cr_assert(max > 400 && max < 600, "MaxSendSize %d with MTU 600", max);
+	static uint8_t big[2048];
+	memset(big, 'm', sizeof(big));
+	cr_assert_eq(rw_dtlsserver_send(s, r.last_id, big, (size_t)max + 1), -RW_EMSGSIZE);
+	cr_assert_eq(rw_dtlsserver_send(s, r.last_id, big, (size_t)max), 0);
+	char got[2048];
+	cr_assert_eq(cl_echoes(s, &c, got, sizeof(got), 500), (size_t)max);
+	cl_close(&c);
+	rw_dtlsserver_free(s);
+#else
+	rw_dtlsserver *s = rw_dtlsserver_new();
+	cr_assert_eq(rw_dtlsserver_config(s, "MTU=600", NULL, 0), -RW_ENOT_SUPPORTED);
+	cr_assert_eq(rw_dtlsserver_config(s, "MTU=0", NULL, 0), 0);
+	rw_dtlsserver_free(s);
+#endif
 }
