@@ -260,9 +260,12 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 	}
 	if (rw_cfg_name_is(&it, "RejectedConnectionCount") && !it.has_value)
 		return put(out, out_len, "%" PRId64, rw__workers_rejected(s));
+	struct rw_route r = {0};
+	rw__settings_enter(s->workers, &r);
 	int rc = rw__tcpserver_config_one(s, setting, out, out_len);
 	if (rc >= 0 && it.has_value)
 		rc = rw__workers_config_all(s, setting);
+	rw__settings_leave(s->workers, &r);
 	return rc;
 }
 

@@ -142,6 +142,26 @@ struct rw_tcpserver *rw__worker_lock(struct rw_workers *g, unsigned i, struct rw
 
 void *rw__worker_obj(struct rw_workers *g, unsigned i) { return g->w[i]->obj; }
 
+void rw__settings_enter(struct rw_workers *g, struct rw_route *r)
+{
+	r->prev = t_cur;
+	r->prev_depth = t_depth;
+	if (t_cur)
+		pthread_mutex_unlock(&t_cur->mu);
+	t_cur = NULL;
+	t_depth = 0;
+	pthread_mutex_lock(&g->set_mu);
+}
+
+void rw__settings_leave(struct rw_workers *g, struct rw_route *r)
+{
+	pthread_mutex_unlock(&g->set_mu);
+	t_cur = r->prev;
+	t_depth = r->prev_depth;
+	if (t_cur)
+		pthread_mutex_lock(&t_cur->mu);
+}
+
 void rw__blocking_wait(struct rw_tcpserver *s, int timeout_ms)
 {
 	struct rw_worker *w = s->worker;
@@ -292,8 +312,14 @@ static void wait_req(struct rw_worker *w)
 	}
 	pthread_cond_timedwait(&w->req_cv, &w->req_mu, &ts);
 	pthread_mutex_unlock(&w->req_mu);
+	struct rw_worker *cur = t_cur;
+	int depth = t_depth;
 	pthread_mutex_lock(&home->mu);
+	t_cur = home;
+	t_depth = 1;
 	run_request(home);
+	t_cur = cur;
+	t_depth = depth;
 	pthread_mutex_unlock(&home->mu);
 	pthread_mutex_lock(&w->req_mu);
 }
@@ -390,6 +416,7 @@ void rw__workers_end(struct rw_workers *g, const struct rw_worker_kind *k)
 		}
 		worker_destroy(w);
 	}
+	pthread_mutex_destroy(&g->set_mu);
 	free(g);
 }
 
@@ -400,6 +427,12 @@ struct rw_workers *rw__workers_create(struct rw_tcpserver *master, unsigned n, c
 		return NULL;
 	g->n = n;
 	g->master = master;
+	/* Recursive: WSServer's Config passes TCP settings on to the engine's. */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&g->set_mu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	for (unsigned i = 0; i < n; i++) {
 		struct rw_worker *w = aligned_alloc(16, (sizeof(*w) + 15) & ~(size_t)15);
 		if (!w)

@@ -24,6 +24,7 @@
 #ifndef RW_SRC_WORKERS_H
 #define RW_SRC_WORKERS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -96,8 +97,15 @@ struct rw_workers {
 	unsigned n;
 	struct rw_tcpserver *master;
 	int live; /* atomic */
+	pthread_mutex_t set_mu; /* a server-wide Config set, object then workers */
 	struct rw_worker *w[];
 };
+
+/* Around a server-wide Config set: the object's settings are one thread's at
+ * a time. The calling thread lets go of its worker lock first (the set then
+ * locks each worker in turn), so this cannot deadlock with worker locks. */
+void rw__settings_enter(struct rw_workers *g, struct rw_route *r);
+void rw__settings_leave(struct rw_workers *g, struct rw_route *r);
 
 /* workers.c: make N workers (each with its thread, idle until its first
  * start), end them (their servers freed on their threads, threads joined),

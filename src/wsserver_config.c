@@ -73,9 +73,12 @@ RW_API int rw_wsserver_config(rw_wsserver *ws, const char *setting, char *out, s
 		RW_WS_ROUTE(ws, it.index);
 		return config_one(ws, setting, out, len);
 	}
+	struct rw_route r = {0};
+	rw__settings_enter(ws->tcp->workers, &r);
 	rc = config_one(ws, setting, out, len);
 	if (rc >= 0 && it.has_value && !rw_cfg_name_is(&it, "Workers"))
 		rc = rw__ws_workers_config_all(ws, setting);
+	rw__settings_leave(ws->tcp->workers, &r);
 	return rc;
 }
 

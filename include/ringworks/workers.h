@@ -43,9 +43,11 @@
  *    start_listening. A Config setting set once the workers exist (after the
  *    first start_listening) is also applied to every worker at once; the
  *    property setters (DefaultIdleTimeout, DefaultEOL, ...) called while
- *    listening apply from the next start_listening. Set the
- *    events before start_listening. Config loop settings (RingEntries,
- *    RecvBufferSize, RecvBufferCount) are per worker.
+ *    listening apply from the next start_listening. Config sets are
+ *    serialized; the property setters and start_listening are not (call them
+ *    from one thread at a time). Set the events before start_listening.
+ *    Config loop settings (RingEntries, RecvBufferSize, RecvBufferCount) are
+ *    per worker.
  *  - do_events has nothing to run on the caller's thread: it waits up to
  *    DoEventsTimeout (returning early once the server has stopped and has no
  *    connection) and returns 0; run() waits until the server has stopped
