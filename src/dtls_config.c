@@ -219,6 +219,8 @@ RW_API int rw_dtlsserver_config(rw_dtlsserver *s, const char *setting, char *out
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 		if (rw_cfg_name_is(&it, unsupported[i]))
 			return -RW_ENOT_SUPPORTED;
+	if (rw_cfg_name_is(&it, "Backend"))
+		return rw__backend_config(&s->set.backend, s->loop, it.has_value ? it.value : NULL, out, out_len);
 	if (rw_cfg_name_is(&it, "KeepAlive")) {
 		if (!it.has_value)
 			return put(out, out_len, "False");

@@ -101,6 +101,7 @@ struct rw_dtls_rxop {
 };
 
 struct rw_dtls_settings {
+	unsigned backend; /* Config Backend: an rw_backend for the loop it creates */
 	char *local_host;
 	int local_port;
 	int idle_timeout;

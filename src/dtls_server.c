@@ -133,7 +133,7 @@ static int ensure_loop(rw_dtlsserver *s)
 	if (s->loop)
 		return 0;
 	/* One UDP socket and no fixed files: a small table is enough. */
-	rw_loop_options o = {.max_fixed_files = 16};
+	rw_loop_options o = {.max_fixed_files = 16, .backend = s->set.backend};
 	struct rw_loop *l;
 	int rc = rw__loop_create(&l, &o);
 	if (rc == -RW_EURING_UNAVAILABLE)
@@ -167,6 +167,9 @@ RW_API int rw_dtlsserver_start_listening(rw_dtlsserver *s)
 		return rc;
 	if ((rc = ensure_loop(s)) < 0)
 		return rc;
+	const char *why = rw__loop_take_fallback(s->loop);
+	if (why)
+		rw__dtls_log(s, RW_LOG_WARN, "io_uring is unavailable, running on the epoll backend: %s", why);
 	if (!s->buckets && (rc = rw__dtls_table_init(s)) < 0)
 		return rc;
 	if ((rc = rw__dtls_small_init(s)) < 0)

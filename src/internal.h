@@ -167,7 +167,7 @@ struct rw_conn {
 struct rw_listener {
 	_Alignas(16) struct rw_tcpserver *srv;
 	int fd;
-	bool armed;     /* multishot accept in flight */
+	unsigned accepts; /* multishot accepts in flight (a stopped one may end after a restart) */
 	bool stopping;
 	unsigned inflight;
 };
@@ -191,7 +191,8 @@ struct rw_loop {
 	struct rw_tcpserver *servers; /* servers attached to this loop */
 	unsigned server_count;
 	struct rw_loop_client *clients; /* other components (DTLSServer) */
-	rw_loop_options opts;
+	rw_loop_options opts;         /* opts.backend: the backend in use once created */
+	const char *fallback;         /* why auto fell back to epoll, until a server logs it */
 	/* A worker's loop (workers.c) waits through this hook, which lets go of
 	 * the worker's lock while the thread sleeps in the kernel. */
 	int (*wait_hook)(struct rw_loop *l, int timeout_ms);
@@ -312,6 +313,20 @@ void rw__flush_later(struct rw_loop *loop, struct rw_conn *c);
 int64_t rw__now_ms(void);
 int rw__slot_alloc(struct rw_loop *loop, uint32_t *slot);
 void rw__slot_free(struct rw_loop *loop, uint32_t slot);
+
+/* backend.c: open the loop's ring and buffer ring on the backend its
+ * options (or RINGWORKS_BACKEND) ask for; auto falls back to epoll where
+ * io_uring is refused. Returns 0 or a negative documented code. */
+int rw__ring_open(struct rw_loop *loop);
+const char *rw__backend_reason(void);
+const char *rw__backend_name(unsigned backend);
+/* The fallback reason once (NULL afterwards, or without a fallback): the
+ * first server that starts on the loop logs it. */
+const char *rw__loop_take_fallback(struct rw_loop *loop);
+/* Config("Backend[=auto|uring|epoll]"): sets *field while there is no loop;
+ * reads the loop's backend once there is one (value NULL: a read). */
+int rw__backend_config(unsigned *field, const struct rw_loop *loop, const char *value, char *out,
+                       size_t out_len);
 
 /* sendq.c */
 void rw__pool_free_all(struct rw_chunk_pool *pool);

@@ -125,7 +125,7 @@ static int arm_accept(struct rw_tcpserver *s)
 		return -RW_ENOBUFS;
 	io_uring_prep_multishot_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, RW_UD(ls, RW_OP_ACCEPT));
-	ls->armed = true;
+	ls->accepts++;
 	ls->inflight++;
 	return 0;
 }
@@ -153,10 +153,10 @@ void rw__listener_stop(struct rw_tcpserver *s)
 	if (ls->fd < 0)
 		return;
 	ls->stopping = true;
-	if (ls->armed) {
+	if (ls->accepts) {
 		struct io_uring_sqe *sqe = rw__sqe(s->loop);
 		if (sqe) {
-			io_uring_prep_cancel64(sqe, RW_UD(ls, RW_OP_ACCEPT), 0);
+			io_uring_prep_cancel64(sqe, RW_UD(ls, RW_OP_ACCEPT), IORING_ASYNC_CANCEL_ALL);
 			io_uring_sqe_set_data64(sqe, RW_UD(ls, RW_OP_LCANCEL));
 			ls->inflight++;
 		}
@@ -242,14 +242,15 @@ static void admit(struct rw_tcpserver *s, int fd)
 	set_conn_options(&s->set, fd);
 	uint32_t slot;
 	int rc = rw__slot_alloc(s->loop, &slot);
-	if (rc == 0 && (rc = rw_ring_install_fd(&s->loop->ring, slot, fd)) < 0)
+	/* The table takes the fd, installed or not. */
+	if (rc < 0)
+		close(fd);
+	else if ((rc = rw_ring_install_fd(&s->loop->ring, slot, fd)) < 0)
 		rw__slot_free(s->loop, slot);
-	close(fd);
 	struct rw_conn *c = rc == 0 ? rw__conn_new(s, slot) : NULL;
 	if (!c) {
 		if (rc == 0) { /* out of memory: take the socket back out of the table */
-			int minus_one = -1;
-			io_uring_register_files_update(&s->loop->ring.uring, slot, &minus_one, 1);
+			rw_ring_install_fd(&s->loop->ring, slot, -1);
 			rw__slot_free(s->loop, slot);
 		}
 		rw__fire_error(s, 0, rc < 0 ? rw_errno_map(rc) : RW_ENOMEM, "accept: cannot admit connection");
@@ -294,7 +295,7 @@ void rw__listener_on_accept(struct rw_listener *ls, const struct io_uring_cqe *c
 	struct rw_tcpserver *s = ls->srv;
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 	if (!more) {
-		ls->armed = false;
+		ls->accepts--;
 		ls->inflight--;
 	}
 	if (cqe->res >= 0) {
@@ -308,6 +309,8 @@ void rw__listener_on_accept(struct rw_listener *ls, const struct io_uring_cqe *c
 		if (cqe->res == -EMFILE || cqe->res == -ENFILE)
 			rw__log(s, RW_LOG_WARN, "accept: out of file descriptors (RLIMIT_NOFILE)");
 	}
-	if (!more && !ls->stopping && ls->fd >= 0 && s->listening)
+	/* A cancelled accept belongs to a StopListening: when its CQE comes after
+	 * a new StartListening, that start has armed its own accept already. */
+	if (!more && !ls->accepts && cqe->res != -ECANCELED && !ls->stopping && ls->fd >= 0 && s->listening)
 		arm_accept(s);
 }

@@ -24,11 +24,9 @@ int64_t rw__now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char unavailable_reason[512];
-
 RW_API const char *rw_loop_unavailable_reason(void)
 {
-	return unavailable_reason;
+	return rw__backend_reason();
 }
 
 static unsigned fixed_file_cap(unsigned wanted)
@@ -60,28 +58,16 @@ int rw__loop_create(struct rw_loop **out, const rw_loop_options *opts)
 	if (!l)
 		return -RW_ENOMEM;
 	fill_defaults(&l->opts, opts);
-	int rc = rw_ring_init(&l->ring, l->opts.ring_entries, l->opts.max_fixed_files);
+	int rc = rw__ring_open(l);
 	if (rc < 0) {
 		free(l);
-		if (rc == -EPERM || rc == -ENOSYS || rc == -EINVAL) {
-			snprintf(unavailable_reason, sizeof(unavailable_reason), "%s",
-			         rw_ring_refusal_reason(rc));
-			return -RW_EURING_UNAVAILABLE;
-		}
-		return rw__errno(rc);
-	}
-	rc = rw_bufring_init(&l->bufring, &l->ring.uring, 0, l->opts.recv_buffer_count,
-	                     l->opts.recv_buffer_size);
-	if (rc < 0) {
-		rw_ring_exit(&l->ring);
-		free(l);
-		return rc == -EINVAL ? -RW_EBAD_VALUE : rw__errno(rc);
+		return rc;
 	}
 	l->slot_count = l->ring.fixed_files;
 	l->slots = calloc(l->slot_count, sizeof(*l->slots));
 	l->free_slots = malloc(l->slot_count * sizeof(*l->free_slots));
 	if (!l->slots || !l->free_slots) {
-		rw_bufring_exit(&l->bufring, &l->ring.uring);
+		rw_bufring_exit(&l->bufring, &l->ring);
 		rw_ring_exit(&l->ring);
 		free(l->slots);
 		free(l->free_slots);
@@ -113,7 +99,7 @@ RW_API int rw_loop_free(rw_loop *l)
 		return 0;
 	if (l->servers || l->clients)
 		return -RW_EBAD_STATE;
-	rw_bufring_exit(&l->bufring, &l->ring.uring);
+	rw_bufring_exit(&l->bufring, &l->ring);
 	rw_ring_exit(&l->ring);
 	rw__pool_free_all(&l->pool);
 	while (l->free_ops) {
@@ -313,7 +299,7 @@ int rw__loop_turn(struct rw_loop *l, int timeout_ms)
 	rw_bufring_publish(&l->bufring);
 	/* GETEVENTS too: with DEFER_TASKRUN a cancelled request only lets go of
 	 * its socket when task work runs, and that needs GETEVENTS. */
-	if (io_uring_sq_ready(&l->ring.uring))
+	if (rw_ring_sq_ready(&l->ring))
 		rw_ring_submit_wait(&l->ring, 0);
 	l->depth--;
 	if (rc < 0)

@@ -70,6 +70,15 @@ static int ensure_loop(rw_tcpserver *s)
 	return 0;
 }
 
+/* Backend=auto fell back to epoll: said once per loop, by the first server
+ * that starts on it. */
+static void log_fallback(rw_tcpserver *s)
+{
+	const char *why = rw__loop_take_fallback(s->loop);
+	if (why)
+		rw__log(s, RW_LOG_WARN, "io_uring is unavailable, running on the epoll backend: %s", why);
+}
+
 RW_API int rw_tcpserver_start_listening(rw_tcpserver *s)
 {
 	if (!s)
@@ -81,6 +90,7 @@ RW_API int rw_tcpserver_start_listening(rw_tcpserver *s)
 	int rc = ensure_loop(s);
 	if (rc < 0)
 		return rc;
+	log_fallback(s);
 	if ((unsigned)s->set.max_connections > s->loop->slot_count)
 		rw__log(s, RW_LOG_WARN,
 		        "MaxConnections=%d exceeds this loop's fixed-file table (%u, capped by "

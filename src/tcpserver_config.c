@@ -315,6 +315,8 @@ int rw__tcpserver_config_one(rw_tcpserver *s, const char *setting, char *out, si
 		s->set.ssl_renegotiation = on;
 		return 0;
 	}
+	if (rw_cfg_name_is(&it, "Backend"))
+		return rw__backend_config(&s->loop_opts.backend, s->loop, it.has_value ? it.value : NULL, out, out_len);
 	if (rw_cfg_name_is(&it, "ProxyProtocol"))
 		return rw__proxy_config(s, it.has_value ? it.value : NULL, out, out_len);
 	if (rw_cfg_name_is(&it, "RejectedConnectionCount") || rw_cfg_name_is(&it, "BuildInfo")) {

@@ -103,7 +103,7 @@ static void wake(struct rw_worker *w)
 static bool work_queued(struct rw_worker *w)
 {
 	struct rw_loop *l = w->tcp ? w->tcp->loop : NULL;
-	return l && (l->flush_head || l->defer_head || io_uring_sq_ready(&l->ring.uring));
+	return l && (l->flush_head || l->defer_head || rw_ring_sq_ready(&l->ring));
 }
 
 void rw__route_end(struct rw_route *r)
@@ -216,19 +216,15 @@ static int worker_wait(struct rw_loop *l, int timeout_ms)
 	if (t_home != w || t_cur != w || t_depth != 1 || w->no_unlock || timeout_ms == 0)
 		return rw_ring_submit_wait(&l->ring, timeout_ms);
 	int rc = rw_ring_submit_wait(&l->ring, 0);
-	if (rc < 0 || io_uring_cq_ready(&l->ring.uring) || request_pending(w))
+	if (rc < 0 || rw_ring_cq_ready(&l->ring) || request_pending(w))
 		return rc;
 	pthread_mutex_unlock(&w->mu);
-	struct io_uring_cqe *cqe;
-	if (timeout_ms < 0) {
-		rc = io_uring_wait_cqe(&l->ring.uring, &cqe);
-	} else {
-		struct __kernel_timespec ts = {timeout_ms / 1000, (long long)(timeout_ms % 1000) * 1000000};
-		/* With IORING_FEAT_EXT_ARG this enters with nothing to submit:
-		 * the SQ, which other threads fill under the lock, is not touched. */
-		rc = io_uring_wait_cqe_timeout(&l->ring.uring, &cqe, &ts);
-	}
+	rc = rw_ring_wait(&l->ring, timeout_ms);
 	pthread_mutex_lock(&w->mu);
+	/* The epoll backend only waited for readiness: its requests run now,
+	 * under the lock. */
+	if (rc == 0 && rw_ring_is_epoll(&l->ring))
+		rc = rw_ring_submit_wait(&l->ring, 0);
 	if (rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY)
 		rc = 0;
 	return rc < 0 ? rc : 0;

@@ -2,12 +2,13 @@
  * no helper for it). The ring header and the buffers are separate mappings so
  * that the buffers can be large without alignment games. */
 #include "bufring.h"
+#include "emu.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
-int rw_bufring_init(struct rw_bufring *b, struct io_uring *ring, uint16_t bgid,
+int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
                     unsigned count, unsigned size)
 {
 	memset(b, 0, sizeof(*b));
@@ -29,7 +30,8 @@ int rw_bufring_init(struct rw_bufring *b, struct io_uring *ring, uint16_t bgid,
 	reg.ring_addr = (unsigned long)rmem;
 	reg.ring_entries = count;
 	reg.bgid = bgid;
-	int rc = io_uring_register_buf_ring(ring, &reg, 0);
+	int rc = ring->emu ? rw_emu_register_bufring(ring->emu, bgid, rmem, count)
+	                   : io_uring_register_buf_ring(&ring->uring, &reg, 0);
 	if (rc < 0) {
 		munmap(rmem, ring_len);
 		munmap(dmem, data_len);
@@ -48,11 +50,14 @@ int rw_bufring_init(struct rw_bufring *b, struct io_uring *ring, uint16_t bgid,
 	return 0;
 }
 
-void rw_bufring_exit(struct rw_bufring *b, struct io_uring *ring)
+void rw_bufring_exit(struct rw_bufring *b, struct rw_ring *ring)
 {
 	if (!b->br)
 		return;
-	io_uring_unregister_buf_ring(ring, b->bgid);
+	if (ring->emu)
+		rw_emu_unregister_bufring(ring->emu, b->bgid);
+	else
+		io_uring_unregister_buf_ring(&ring->uring, b->bgid);
 	munmap(b->br, b->map_len);
 	munmap(b->base, (size_t)b->count * b->size);
 	memset(b, 0, sizeof(*b));

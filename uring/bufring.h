@@ -2,9 +2,13 @@
  * hand, since liburing 2.3 has no io_uring_setup_buf_ring. One ring serves the
  * multishot receives of every connection of a loop: no connection owns a
  * receive buffer. Buffers handed back with rw_bufring_recycle become visible to
- * the kernel at rw_bufring_publish (once per loop turn). */
+ * the kernel at rw_bufring_publish (once per loop turn). With the epoll
+ * backend the same ring memory is consumed by the emulation (uring/emu.h),
+ * exactly as the kernel would: only the registration differs. */
 #ifndef RW_URING_BUFRING_H
 #define RW_URING_BUFRING_H
+
+#include "ring.h"
 
 #include <liburing.h>
 #include <stddef.h>
@@ -20,9 +24,9 @@ struct rw_bufring {
 };
 
 /* Map, fill and register. Returns 0 or -errno. */
-int rw_bufring_init(struct rw_bufring *b, struct io_uring *ring, uint16_t bgid,
+int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
                     unsigned count, unsigned size);
-void rw_bufring_exit(struct rw_bufring *b, struct io_uring *ring);
+void rw_bufring_exit(struct rw_bufring *b, struct rw_ring *ring);
 
 static inline uint8_t *rw_bufring_addr(const struct rw_bufring *b, unsigned bid)
 {

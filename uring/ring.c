@@ -1,10 +1,12 @@
 /* uring/ring.c: ring setup with fallbacks, probing, SQE acquisition, the turn's
  * single submit-and-wait, and CQE reaping. */
 #include "ring.h"
+#include "emu.h"
 
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int try_setup(struct rw_ring *r, unsigned entries, unsigned flags)
 {
@@ -61,8 +63,28 @@ int rw_ring_init(struct rw_ring *r, unsigned entries, unsigned fixed_files)
 	return 0;
 }
 
+int rw_ring_init_epoll(struct rw_ring *r, unsigned entries, unsigned fixed_files)
+{
+	memset(r, 0, sizeof(*r));
+	int rc = rw_emu_init(&r->emu, entries, fixed_files);
+	if (rc < 0) {
+		r->emu = NULL;
+		return rc;
+	}
+	r->fixed_files = fixed_files;
+	r->has_send_zc = true;
+	r->has_multishot_recv = true;
+	r->has_cancel_fd_fixed = false;
+	return 0;
+}
+
 void rw_ring_exit(struct rw_ring *r)
 {
+	if (r->emu) {
+		rw_emu_exit(r->emu);
+		r->emu = NULL;
+		return;
+	}
 	io_uring_queue_exit(&r->uring);
 }
 
@@ -92,6 +114,14 @@ const char *rw_ring_refusal_reason(int err)
 
 struct io_uring_sqe *rw_ring_sqe(struct rw_ring *r, int *err)
 {
+	if (r->emu) {
+		struct io_uring_sqe *e = rw_emu_sqe(r->emu);
+		if (!e) {
+			rw_emu_flush(r->emu);
+			e = rw_emu_sqe(r->emu);
+		}
+		return e;
+	}
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
 	if (sqe)
 		return sqe;
@@ -110,6 +140,8 @@ int rw_ring_submit_wait(struct rw_ring *r, int timeout_ms)
 {
 	struct io_uring_cqe *cqe;
 	int rc;
+	if (r->emu)
+		return rw_emu_submit_wait(r->emu, timeout_ms);
 	if (timeout_ms == 0) {
 		rc = io_uring_submit_and_get_events(&r->uring);
 	} else if (timeout_ms < 0) {
@@ -130,6 +162,8 @@ unsigned rw_ring_reap(struct rw_ring *r, struct io_uring_cqe *out, unsigned max)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
+	if (r->emu)
+		return rw_emu_reap(r->emu, out, max);
 	io_uring_for_each_cqe(&r->uring, head, cqe) {
 		if (n == max)
 			break;
@@ -139,8 +173,42 @@ unsigned rw_ring_reap(struct rw_ring *r, struct io_uring_cqe *out, unsigned max)
 	return n;
 }
 
+unsigned rw_ring_sq_ready(struct rw_ring *r)
+{
+	return r->emu ? rw_emu_sq_ready(r->emu) : io_uring_sq_ready(&r->uring);
+}
+
+unsigned rw_ring_cq_ready(struct rw_ring *r)
+{
+	return r->emu ? rw_emu_cq_ready(r->emu) : io_uring_cq_ready(&r->uring);
+}
+
+int rw_ring_wait(struct rw_ring *r, int timeout_ms)
+{
+	int rc;
+	if (r->emu) {
+		rc = rw_emu_wait(r->emu, timeout_ms);
+	} else if (timeout_ms < 0) {
+		struct io_uring_cqe *cqe;
+		rc = io_uring_wait_cqe(&r->uring, &cqe);
+	} else {
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec ts = {timeout_ms / 1000, (long long)(timeout_ms % 1000) * 1000000};
+		/* With IORING_FEAT_EXT_ARG this enters with nothing to submit:
+		 * the SQ, which other threads fill under their lock, is not touched. */
+		rc = io_uring_wait_cqe_timeout(&r->uring, &cqe, &ts);
+	}
+	if (rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY)
+		return 0;
+	return rc < 0 ? rc : 0;
+}
+
 int rw_ring_install_fd(struct rw_ring *r, unsigned slot, int fd)
 {
+	if (r->emu)
+		return rw_emu_install_fd(r->emu, slot, fd);
 	int rc = io_uring_register_files_update(&r->uring, slot, &fd, 1);
+	if (fd >= 0)
+		close(fd); /* the table holds its own reference */
 	return rc < 0 ? rc : 0;
 }

@@ -2,6 +2,12 @@
  * acquisition that never fails while the kernel accepts submissions, and the
  * batched submit-and-wait of one loop turn.
  *
+ * Two backends behind this one interface: the kernel's io_uring, or (where
+ * io_uring is refused) its emulation over epoll (uring/emu.h), chosen at
+ * init. The engine prepares SQEs and reads CQEs the same way with both; it
+ * never calls liburing's queue functions on `uring` itself, only the rw_ring_*
+ * functions below.
+ *
  * This layer knows fds, SQEs and CQEs only; every function returns 0/positive or
  * a negative errno.
  */
@@ -11,8 +17,11 @@
 #include <liburing.h>
 #include <stdbool.h>
 
+struct rw_emu;
+
 struct rw_ring {
-	struct io_uring uring;
+	struct io_uring uring;    /* unused with the epoll backend */
+	struct rw_emu *emu;       /* the epoll backend; NULL with io_uring */
 	unsigned setup_flags;     /* the IORING_SETUP_* flags the kernel accepted */
 	unsigned fixed_files;     /* size of the registered sparse file table (0 = none) */
 	bool has_send_zc;         /* IORING_OP_SEND_ZC / SENDMSG_ZC */
@@ -26,7 +35,16 @@ struct rw_ring {
  * by the caller to RLIMIT_NOFILE). Returns 0 or -errno (-EPERM / -ENOSYS when
  * io_uring is refused: see rw_ring_refusal_reason). */
 int rw_ring_init(struct rw_ring *r, unsigned entries, unsigned fixed_files);
+
+/* The same ring emulated over epoll (see uring/emu.h): needs no io_uring at
+ * all. It reports multishot recv and SEND_ZC as present (both emulated). */
+int rw_ring_init_epoll(struct rw_ring *r, unsigned entries, unsigned fixed_files);
 void rw_ring_exit(struct rw_ring *r);
+
+static inline bool rw_ring_is_epoll(const struct rw_ring *r)
+{
+	return r->emu != NULL;
+}
 
 /* A human sentence for an io_uring_setup failure errno (EPERM, ENOSYS, ...). */
 const char *rw_ring_refusal_reason(int err);
@@ -44,8 +62,22 @@ int rw_ring_submit_wait(struct rw_ring *r, int timeout_ms);
  * loop turn (a blocking send inside an event) never sees them again. */
 unsigned rw_ring_reap(struct rw_ring *r, struct io_uring_cqe *out, unsigned max);
 
+/* SQEs prepared and not yet submitted; CQEs ready to reap. */
+unsigned rw_ring_sq_ready(struct rw_ring *r);
+unsigned rw_ring_cq_ready(struct rw_ring *r);
+
+/* Sleep until a completion may be ready or timeout_ms passes (< 0: no
+ * limit), submitting nothing and touching neither queue: another thread may
+ * prepare SQEs meanwhile (Workers). With io_uring it waits for a CQE; with
+ * epoll for readiness only, so the caller then runs rw_ring_submit_wait(r, 0)
+ * under its lock to turn readiness into CQEs. Returns 0 or -errno. */
+int rw_ring_wait(struct rw_ring *r, int timeout_ms);
+
 /* Install an ordinary fd into fixed-file slot `slot` (synchronous register
- * update). Returns 0 or -errno. The caller still owns and closes `fd`. */
+ * update); fd -1 empties the slot. The table takes `fd` in every case: the
+ * caller must not use or close it afterwards (the io_uring backend closes
+ * its copy once registered, the epoll backend keeps it as the slot).
+ * Returns 0 or -errno. */
 int rw_ring_install_fd(struct rw_ring *r, unsigned slot, int fd);
 
 #endif

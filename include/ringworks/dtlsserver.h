@@ -288,7 +288,9 @@ RW_API int rw_dtlsserver_process_data(rw_dtlsserver *s, rw_connid id);
  *  UseIPv6 (0 = IPv4, 1 = IPv6 only, 2 = both on one socket), ShareLocalPort
  *    (false; SO_REUSEADDR + SO_REUSEPORT), DontFragment (false), InBufferSize /
  *    OutBufferSize (0 = system; SO_RCVBUF / SO_SNDBUF), LogLevel (2),
- *  DoEventsTimeout (1000 ms),
+ *  DoEventsTimeout (1000 ms), Backend (auto; auto|uring|epoll, as TCPServer's:
+ *    the backend of the loop the server creates; reads uring or epoll once
+ *    it exists),
  *  HandshakeTimeout (30 s): a handshake not finished by then fails with
  *    Connected(10060, "Handshake timeout"),
  *  RetransmitTimeoutMax (64 s; wolfSSL's retransmission back-off 1, 2, 4 ...

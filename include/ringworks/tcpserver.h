@@ -247,10 +247,12 @@ RW_API int rw_tcpserver_set_user_data(rw_tcpserver *s, rw_connid id, void *data)
 
 /* ---- Methods ---------------------------------------------------------- */
 
-/* Bind LocalHost:LocalPort and start accepting. Creates the loop (io_uring) if
- * the server owns it. Errors: -RW_EALREADY_LISTENING; -RW_EADDRINUSE;
- * -RW_EURING_UNAVAILABLE when io_uring_setup is refused (the log and
- * rw_strerror say why: a container's seccomp profile or kernel.io_uring_disabled);
+/* Bind LocalHost:LocalPort and start accepting. Creates the loop (io_uring, or
+ * epoll where io_uring is refused and Backend is auto: logged once at
+ * LogLevel 2) if the server owns it. Errors: -RW_EALREADY_LISTENING;
+ * -RW_EADDRINUSE; -RW_EURING_UNAVAILABLE with Backend=uring when
+ * io_uring_setup is refused (the log and rw_strerror say why: a container's
+ * seccomp profile or kernel.io_uring_disabled);
  * -RW_EHOST_NOT_FOUND for an unresolvable LocalHost. Fires no event. */
 RW_API int rw_tcpserver_start_listening(rw_tcpserver *s);
 
@@ -361,6 +363,11 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  ZeroCopyThreshold (0 = off): sends of at least this many bytes use SEND_ZC,
  *  RingEntries (4096), RecvBufferSize (16384), RecvBufferCount (1024, power of 2)
  *    (loop settings: fixed once the loop exists),
+ *  Backend (auto): auto|uring|epoll, the loop's backend (ringworks/loop.h; the
+ *    environment variable RINGWORKS_BACKEND replaces auto); a loop setting.
+ *    Read once the loop exists, it names the backend in use: uring or epoll.
+ *    With epoll every connection holds a descriptor, so RLIMIT_NOFILE bounds
+ *    the connections of the whole process, not only those being accepted,
  *  DoEventsTimeout (1000 ms), LogLevel (2), Workers (1; see workers.h),
  *  The SSL* settings are listed in tcpserver_ssl.h.
  *  DefaultConnectionTimeout (0 = 30 s): a TLS handshake that makes no progress

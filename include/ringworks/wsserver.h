@@ -317,7 +317,7 @@ RW_API int rw_wsserver_change_line_mode(rw_wsserver *s, rw_connid id, bool on);
  *  DefaultConnectionTimeout (0 = 30 s handshake limit), MaxHandshakeSize (16384),
  *  per connection: MaxLineLength[id] (2048, >= 256), MessageLength[id] (0 =
  *  off; reads back the bytes still outstanding in the open message).
- * Every other setting (MaxConnections, AllowedClients, TcpNoDelay,
+ * Every other setting (MaxConnections, AllowedClients, TcpNoDelay, Backend,
  * SendQueueLimit, LogLevel, the SSL* settings, RemoteHost[id], ...) is the
  * TCP engine's (tcpserver.h). */
 RW_API int rw_wsserver_config(rw_wsserver *s, const char *setting, char *out, size_t out_len);

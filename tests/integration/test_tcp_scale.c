@@ -2,7 +2,10 @@
  * sending a distinct message and receiving its echo while all are open; every
  * Connected and Disconnected counted. The client is one C thread with
  * non-blocking sockets and epoll; the process stays under RLIMIT_NOFILE
- * (20,000 here): the server side uses io_uring fixed files. */
+ * (20,000 here): the server side uses io_uring fixed files. With the epoll
+ * backend (RINGWORKS_BACKEND=epoll) every server connection holds a real
+ * descriptor in this same process, so the count is what the limit leaves
+ * for both sides (9,850 at 20,000). */
 #include "helpers/rwtest.h"
 
 #include <errno.h>
@@ -24,6 +27,7 @@ TestSuite(scale, .timeout = 110);
 enum { C_CONNECTING = 1, C_SENT, C_ECHOED };
 
 struct many {
+	int n; /* connections to open: NCONN, or fewer with the epoll backend */
 	int fd[NCONN];
 	uint8_t state[NCONN];
 	uint8_t got[NCONN];
@@ -72,14 +76,14 @@ static void many_client(rwt_thread *t)
 	int next = 0, inflight = 0;
 	double end = rwt_now_ms() + 80000;
 	struct epoll_event evs[512];
-	while (atomic_load(&m->echoed) < NCONN) {
+	while (atomic_load(&m->echoed) < m->n) {
 		if (rwt_now_ms() > end) {
 			rwt_fail(t, "timeout: %d opened, %d connected, %d echoed", next, atomic_load(&m->connected_ok),
 			         atomic_load(&m->echoed));
 			goto out;
 		}
 		/* keep a bounded number of connects in flight */
-		while (next < NCONN && inflight < 512) {
+		while (next < m->n && inflight < 512) {
 			if (open_one(t, m, ep, next) < 0)
 				goto out;
 			next++;
@@ -138,7 +142,7 @@ static void many_client(rwt_thread *t)
 	if (!rwt_thread_wait_go(t, 60000))
 		rwt_fail(t, "no go to close");
 out:
-	for (int i = 0; i < NCONN; i++)
+	for (int i = 0; i < m->n; i++)
 		if (m->state[i])
 			close(m->fd[i]);
 	close(ep);
@@ -167,6 +171,10 @@ Test(scale, ten_thousand_concurrent_connections_echo)
 	int port = rwt_server_start(s);
 
 	struct many *m = calloc(1, sizeof(*m));
+	int n = NCONN;
+	if (strcmp(rwt_config_get(s, "Backend"), "epoll") == 0 && (rlim_t)(2 * n + 300) > rl.rlim_cur)
+		n = (int)((rl.rlim_cur - 300) / 2);
+	m->n = n;
 	rwt_thread t = {.port = port};
 	double t0 = rwt_now_ms();
 	rwt_thread_start(&t, many_client, m);
@@ -180,22 +188,22 @@ Test(scale, ten_thousand_concurrent_connections_echo)
 		               atomic_load(&m->connected_ok), atomic_load(&m->echoed), rec.connected);
 	}
 	RWT_ASSERT_CLEAN(&rec);
-	cr_expect_eq(rec.connected, NCONN);
-	cr_expect_eq(rw_tcpserver_get_connection_count(s), NCONN, "all %d open at once", NCONN);
-	cr_expect_eq(rec.data_bytes, (size_t)NCONN * MSGLEN);
+	cr_expect_eq(rec.connected, n);
+	cr_expect_eq(rw_tcpserver_get_connection_count(s), n, "all %d open at once", n);
+	cr_expect_eq(rec.data_bytes, (size_t)n * MSGLEN);
 	cr_expect_str_eq(rwt_config_get(s, "RejectedConnectionCount"), "0");
-	cr_log_info("%d connections echoed in %.0f ms", NCONN, dt);
+	cr_log_info("%d connections echoed in %.0f ms", n, dt);
 
 	rwt_thread_go(&t);
 	rwt_thread_finish(s, &t, 30000);
-	pump_until_ge(s, &rec.disconnected, NCONN, 30000);
+	pump_until_ge(s, &rec.disconnected, n, 30000);
 	RWT_ASSERT_CLEAN(&rec);
 	cr_expect_eq(rw_tcpserver_get_connection_count(s), 0);
 	int both = 0;
 	for (size_t i = 0; i < rec.tab_cap; i++)
 		if (rec.tab[i].id && rec.tab[i].connected_n == 1 && rec.tab[i].disconnected_n == 1)
 			both++;
-	cr_expect_eq(both, NCONN, "ids with exactly one Connected and one Disconnected");
+	cr_expect_eq(both, n, "ids with exactly one Connected and one Disconnected");
 	free(m);
 	rw_tcpserver_free(s);
 	rwt_rec_free(&rec);

@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,8 +21,8 @@ Test(ring, setup_probe_and_fixed_files)
 	cr_assert(r.has_multishot_recv, "kernel 6.1+ has multishot recv");
 	int sv[2];
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	cr_assert_eq(rw_ring_install_fd(&r, 3, sv[0]), 0);
-	close(sv[0]);
+	cr_assert_eq(rw_ring_install_fd(&r, 3, sv[0]), 0); /* the table takes sv[0] */
+	cr_assert_eq(fcntl(sv[0], F_GETFD), -1, "install closes the caller's fd");
 	close(sv[1]);
 	rw_ring_exit(&r);
 }
@@ -38,7 +39,7 @@ Test(bufring, rejects_non_power_of_two)
 	struct rw_ring r;
 	struct rw_bufring b;
 	cr_assert_eq(rw_ring_init(&r, 8, 0), 0);
-	cr_assert_eq(rw_bufring_init(&b, &r.uring, 1, 3, 256), -EINVAL);
+	cr_assert_eq(rw_bufring_init(&b, &r, 1, 3, 256), -EINVAL);
 	rw_ring_exit(&r);
 }
 
@@ -58,7 +59,7 @@ Test(bufring, multishot_recv_survives_enobufs)
 	struct rw_ring r;
 	struct rw_bufring b;
 	cr_assert_eq(rw_ring_init(&r, 16, 0), 0);
-	cr_assert_eq(rw_bufring_init(&b, &r.uring, 7, 2, 64), 0);
+	cr_assert_eq(rw_bufring_init(&b, &r, 7, 2, 64), 0);
 	int sv[2];
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	enum { TOTAL = 64 * 1024 };
@@ -101,6 +102,6 @@ Test(bufring, multishot_recv_survives_enobufs)
 	cr_assert_gt(rearms, 0);
 	close(sv[0]);
 	close(sv[1]);
-	rw_bufring_exit(&b, &r.uring);
+	rw_bufring_exit(&b, &r);
 	rw_ring_exit(&r);
 }

@@ -55,7 +55,7 @@ static void run_recv(bool multishot)
 	struct rw_ring r;
 	struct rw_bufring b;
 	cr_assert_eq(rw_ring_init(&r, 32, 0), 0);
-	cr_assert_eq(rw_bufring_init(&b, &r.uring, 3, 4, 512), 0);
+	cr_assert_eq(rw_bufring_init(&b, &r, 3, 4, 512), 0);
 	struct sockaddr_in sa, ca;
 	int s = udp_bound(&sa), c = udp_bound(&ca);
 	struct rw_udp_rx rx;
@@ -93,7 +93,7 @@ static void run_recv(bool multishot)
 	}
 	close(s);
 	close(c);
-	rw_bufring_exit(&b, &r.uring);
+	rw_bufring_exit(&b, &r);
 	rw_ring_exit(&r);
 }
 
@@ -105,7 +105,7 @@ Test(udp, enobufs_ends_the_request_and_rearm_loses_nothing)
 	struct rw_ring r;
 	struct rw_bufring b;
 	cr_assert_eq(rw_ring_init(&r, 32, 0), 0);
-	cr_assert_eq(rw_bufring_init(&b, &r.uring, 1, 2, 256), 0);
+	cr_assert_eq(rw_bufring_init(&b, &r, 1, 2, 256), 0);
 	struct sockaddr_in sa, ca;
 	int s = udp_bound(&sa), c = udp_bound(&ca);
 	struct rw_udp_rx rx;
@@ -154,7 +154,7 @@ Test(udp, enobufs_ends_the_request_and_rearm_loses_nothing)
 	cr_assert_eq(memcmp(got, "01234", 5), 0, "in order, none lost: %.5s", got);
 	close(s);
 	close(c);
-	rw_bufring_exit(&b, &r.uring);
+	rw_bufring_exit(&b, &r);
 	rw_ring_exit(&r);
 }
 
