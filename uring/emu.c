@@ -287,24 +287,26 @@ int rw_emu_install_fd(struct rw_emu *e, unsigned slot, int fd)
 
 /* ---- issuing --------------------------------------------------------------- */
 
+/* The cancel's own CQE comes first, then each target's -ECANCELED: the
+ * kernel's order (it completes the targets through task work). */
 static void cancel(struct rw_emu *e, uint64_t target, uint32_t flags, uint64_t user_data)
 {
+	bool all = (flags & IORING_ASYNC_CANCEL_ALL) != 0;
 	int found = 0;
-	struct emu_op *op = e->hash[hash_of(target)];
-	while (op) {
-		struct emu_op *next = op->hnext;
-		if (op->user_data == target) {
-			struct emu_file *f = op->file;
-			rw__emu_post(e, target, -ECANCELED, 0);
-			rw__emu_op_done(e, op);
-			settle(e, f, EPOLLIN);
-			found++;
-			if (!(flags & IORING_ASYNC_CANCEL_ALL))
-				break;
-		}
-		op = next;
+	for (struct emu_op *op = e->hash[hash_of(target)]; op; op = op->hnext)
+		found += op->user_data == target;
+	if (found > 1 && !all)
+		found = 1;
+	rw__emu_post(e, user_data, !found ? -ENOENT : all ? found : 0, 0);
+	for (int left = found; left > 0; left--) {
+		struct emu_op *op = e->hash[hash_of(target)];
+		while (op->user_data != target)
+			op = op->hnext;
+		struct emu_file *f = op->file;
+		rw__emu_post(e, target, -ECANCELED, 0);
+		rw__emu_op_done(e, op);
+		settle(e, f, EPOLLIN);
 	}
-	rw__emu_post(e, user_data, !found ? -ENOENT : (flags & IORING_ASYNC_CANCEL_ALL) ? found : 0, 0);
 }
 
 static void files_update(struct rw_emu *e, const struct io_uring_sqe *s)
