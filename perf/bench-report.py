@@ -77,7 +77,7 @@ print(hdr)
 print("-" * len(hdr))
 chart = []  # (scenario, peer, cpu ratio, rate ratio)
 for name, kind, mode, conns, size, pipe in scenarios:
-    servers = {"tcp": ["ringworks", "epoll", "libuv"], "tls": ["ringworks", "nginx"],
+    servers = {"tcp": ["ringworks", "epoll", "rw-epoll", "libuv"], "tls": ["ringworks", "nginx"],
                "ws": ["ringworks", "node-ws", "lws"], "wss": ["ringworks", "node-ws", "lws"],
                "ws+deflate": ["ringworks", "node-ws"], "wss+deflate": ["ringworks", "node-ws"],
                "dtls": ["ringworks", "dtls-epoll"], "tcp-many": ["ringworks", "epoll"]}[mode]

@@ -1,6 +1,7 @@
 /* tests/dtls/dtls_test.c: shared helpers of the DTLSServer tests (see
  * dtls_test.h). */
 #include "dtls_test.h"
+#include "helpers/rwtest.h"
 
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
@@ -126,6 +127,9 @@ rw_dtlsserver *dt_server(struct dt_rec *r, const char *pem, const char *host, bo
 		int rc = rw_dtlsserver_start_listening(s);
 		cr_assert_eq(rc, 0, "start_listening: %s", rw_strerror(rc));
 		cr_assert_gt(rw_dtlsserver_get_local_port(s), 0);
+		char got[16] = "";
+		rw_dtlsserver_config(s, "Backend", got, sizeof(got));
+		rwt_expect_backend(got);
 	}
 	return s;
 }

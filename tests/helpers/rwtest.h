@@ -131,6 +131,9 @@ const char *rwt_first_error(const rwt_rec *r);
 rw_tcpserver *rwt_server_new(rwt_rec *rec);
 /* start_listening (asserted) and return the bound port */
 int rwt_server_start(rw_tcpserver *s);
+/* Asserts that `got` (Config "Backend" of a started server) is the backend
+ * the environment's RWT_EXPECT_BACKEND names, when it names one. */
+void rwt_expect_backend(const char *got);
 /* End of a test: assert the recorder saw no contract violation, echo error or
  * Error event (RWT_ASSERT_CLEAN), then free the server and the recorder. */
 void rwt_server_end(rw_tcpserver *s, rwt_rec *rec);

@@ -244,6 +244,9 @@ rw_wsserver *wst_server_ex(wst_rec *r, const char *const *configs, const char *p
 	cr_assert_eq(rc, 0, "start_listening: %s", rw_strerror(rc));
 	*port = rw_wsserver_get_local_port(s);
 	cr_assert_gt(*port, 0);
+	char got[16] = "";
+	rw_wsserver_config(s, "Backend", got, sizeof(got));
+	rwt_expect_backend(got);
 	return s;
 }
 
