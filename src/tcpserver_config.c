@@ -260,6 +260,12 @@ RW_API int rw_tcpserver_config(rw_tcpserver *s, const char *setting, char *out, 
 	}
 	if (rw_cfg_name_is(&it, "RejectedConnectionCount") && !it.has_value)
 		return put(out, out_len, "%" PRId64, rw__workers_rejected(s));
+	if (rw_cfg_name_is(&it, "Backend") && !it.has_value) { /* the workers' loops say which */
+		struct rw_route w0 = {0};
+		int rc = rw__tcpserver_config_one(rw__worker_lock(s->workers, 0, &w0), setting, out, out_len);
+		rw__route_end(&w0);
+		return rc;
+	}
 	struct rw_route r = {0};
 	rw__settings_enter(s->workers, &r);
 	int rc = rw__tcpserver_config_one(s, setting, out, out_len);

@@ -60,8 +60,8 @@ static void wait_for_sq_room(struct rw_worker *w)
 	struct rw_loop *l = w->tcp ? w->tcp->loop : NULL;
 	if (!l || !l->ring_ok)
 		return;
-	unsigned want = l->ring.uring.sq.ring_entries / 2;
-	for (int i = 0; i < 10000 && io_uring_sq_space_left(&l->ring.uring) < want; i++) {
+	unsigned want = rw_ring_sq_entries(&l->ring) / 2;
+	for (int i = 0; i < 10000 && rw_ring_sq_space_left(&l->ring) < want; i++) {
 		wake(w);
 		pthread_mutex_unlock(&w->mu);
 		struct timespec ts = {0, 100000};

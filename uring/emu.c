@@ -433,6 +433,11 @@ unsigned rw_emu_sq_ready(const struct rw_emu *e)
 	return e->sq_count;
 }
 
+unsigned rw_emu_sq_entries(const struct rw_emu *e)
+{
+	return e->sq_cap;
+}
+
 void rw_emu_flush(struct rw_emu *e)
 {
 	/* Issuing never queues SQEs, so the array is stable while it runs. */

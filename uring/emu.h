@@ -43,6 +43,7 @@ void rw_emu_exit(struct rw_emu *e);
 /* The next free SQE, or NULL when the SQ array is full (rw_emu_flush it). */
 struct io_uring_sqe *rw_emu_sqe(struct rw_emu *e);
 unsigned rw_emu_sq_ready(const struct rw_emu *e);
+unsigned rw_emu_sq_entries(const struct rw_emu *e);
 
 /* Issue the queued SQEs (no waiting). */
 void rw_emu_flush(struct rw_emu *e);

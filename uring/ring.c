@@ -178,6 +178,16 @@ unsigned rw_ring_sq_ready(struct rw_ring *r)
 	return r->emu ? rw_emu_sq_ready(r->emu) : io_uring_sq_ready(&r->uring);
 }
 
+unsigned rw_ring_sq_entries(struct rw_ring *r)
+{
+	return r->emu ? rw_emu_sq_entries(r->emu) : r->uring.sq.ring_entries;
+}
+
+unsigned rw_ring_sq_space_left(struct rw_ring *r)
+{
+	return r->emu ? rw_emu_sq_entries(r->emu) - rw_emu_sq_ready(r->emu) : io_uring_sq_space_left(&r->uring);
+}
+
 unsigned rw_ring_cq_ready(struct rw_ring *r)
 {
 	return r->emu ? rw_emu_cq_ready(r->emu) : io_uring_cq_ready(&r->uring);

@@ -65,6 +65,9 @@ unsigned rw_ring_reap(struct rw_ring *r, struct io_uring_cqe *out, unsigned max)
 /* SQEs prepared and not yet submitted; CQEs ready to reap. */
 unsigned rw_ring_sq_ready(struct rw_ring *r);
 unsigned rw_ring_cq_ready(struct rw_ring *r);
+/* The SQ's size and its free entries. */
+unsigned rw_ring_sq_entries(struct rw_ring *r);
+unsigned rw_ring_sq_space_left(struct rw_ring *r);
 
 /* Sleep until a completion may be ready or timeout_ms passes (< 0: no
  * limit), submitting nothing and touching neither queue: another thread may

@@ -173,6 +173,15 @@ Test(uring_refused, environment_selects_the_backend)
 	cr_assert_eq(rw_loop_new(&loop, NULL), 0);
 	cr_assert_eq(rw_loop_backend(loop), RW_BACKEND_EPOLL);
 	rw_loop_free(loop);
+	/* A multi-worker server reports its workers' backend. */
+	rw_tcpserver *s = rw_tcpserver_new();
+	rw_tcpserver_set_local_host(s, "127.0.0.1");
+	cr_assert_eq(rw_tcpserver_config(s, "Workers=2", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	char b[16];
+	cr_assert_gt(rw_tcpserver_config(s, "Backend", b, sizeof(b)), 0);
+	cr_assert_str_eq(b, "epoll");
+	rw_tcpserver_free(s);
 	rw_loop_options o = {.backend = RW_BACKEND_URING};
 	cr_assert_eq(rw_loop_new(&loop, &o), 0);
 	cr_assert_eq(rw_loop_backend(loop), RW_BACKEND_URING);
