@@ -63,7 +63,7 @@ for b in "$SERVER_RW" "$SERVER_EPOLL" "$LOAD"; do
 done
 
 # Which peers exist here (each is optional; the table says what was left out).
-# rw-epoll: ringworks-echo itself on its epoll backend (Backend=epoll), the
+# rw-epoll: ringworks-echo itself on its epoll backend (RINGWORKS_BACKEND=epoll), the
 # fallback where io_uring is refused: its cost next to io_uring and epoll-echo.
 PEERS_TCP=(epoll rw-epoll)
 if [[ -x "$SERVER_UV" ]]; then PEERS_TCP+=(libuv); else note "no $SERVER_UV (libuv1-dev missing): libuv left out"; fi
@@ -256,7 +256,9 @@ start_server() {
 		$(pin 0) "$SERVER_EPOLL" --port 0 >"$log" 2>&1 &
 		pid=$! ;;
 	rw-epoll:tcp)
-		$(pin 0) "$SERVER_RW" --tcp 0 --backlog 4096 --max-connections 19000 --config Backend=epoll >"$log" 2>&1 &
+		# The environment, not --config: ringworks-echo's servers share a loop
+		# it creates first, and a loop's backend is fixed once it exists.
+		RINGWORKS_BACKEND=epoll $(pin 0) "$SERVER_RW" --tcp 0 --backlog 4096 --max-connections 19000 >"$log" 2>&1 &
 		pid=$! ;;
 	ringworks:dtls)
 		$(pin 0) "$SERVER_RW" --dtls 0 --cert "$TMP/cert.pem" --max-connections 20000 >"$log" 2>&1 &
