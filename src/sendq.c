@@ -11,23 +11,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#define POOL_KEEP_TINY 4096u
 #define POOL_KEEP_SMALL 4096u
 #define POOL_KEEP_LARGE 256u
 #define OPS_KEEP 4096u
 
-static struct rw_chunk *chunk_new(struct rw_chunk_pool *pool, uint32_t want)
+/* A COPY chunk for `want` bytes: TINY only when `tiny_ok` (an empty queue). */
+static struct rw_chunk *chunk_new(struct rw_chunk_pool *pool, uint32_t want, bool tiny_ok)
 {
-	bool small = want <= RW_CHUNK_SMALL;
-	struct rw_chunk **head = small ? &pool->small_free : &pool->large_free;
+	uint32_t cap = tiny_ok && want <= RW_CHUNK_TINY ? RW_CHUNK_TINY
+	             : want <= RW_CHUNK_SMALL          ? RW_CHUNK_SMALL
+	                                               : RW_CHUNK_LARGE;
+	struct rw_chunk **head = cap == RW_CHUNK_TINY    ? &pool->tiny_free
+	                       : cap == RW_CHUNK_SMALL   ? &pool->small_free
+	                                                 : &pool->large_free;
+	unsigned *n = cap == RW_CHUNK_TINY ? &pool->tiny_n : cap == RW_CHUNK_SMALL ? &pool->small_n
+	                                                                           : &pool->large_n;
 	struct rw_chunk *ch = *head;
 	if (ch) {
 		*head = ch->next;
-		if (small)
-			pool->small_n--;
-		else
-			pool->large_n--;
+		(*n)--;
 	} else {
-		uint32_t cap = small ? RW_CHUNK_SMALL : RW_CHUNK_LARGE;
 		ch = malloc(sizeof(*ch) + cap);
 		if (!ch)
 			return NULL;
@@ -46,7 +50,11 @@ static struct rw_chunk *chunk_new(struct rw_chunk_pool *pool, uint32_t want)
 
 static void chunk_to_pool(struct rw_chunk_pool *pool, struct rw_chunk *ch)
 {
-	if (ch->cap == RW_CHUNK_SMALL && pool->small_n < POOL_KEEP_SMALL) {
+	if (ch->cap == RW_CHUNK_TINY && pool->tiny_n < POOL_KEEP_TINY) {
+		ch->next = pool->tiny_free;
+		pool->tiny_free = ch;
+		pool->tiny_n++;
+	} else if (ch->cap == RW_CHUNK_SMALL && pool->small_n < POOL_KEEP_SMALL) {
 		ch->next = pool->small_free;
 		pool->small_free = ch;
 		pool->small_n++;
@@ -81,8 +89,8 @@ void rw__chunk_release(struct rw_loop *l, struct rw_chunk *ch)
 
 void rw__pool_free_all(struct rw_chunk_pool *pool)
 {
-	struct rw_chunk *lists[2] = {pool->small_free, pool->large_free};
-	for (int i = 0; i < 2; i++) {
+	struct rw_chunk *lists[3] = {pool->tiny_free, pool->small_free, pool->large_free};
+	for (int i = 0; i < 3; i++) {
 		while (lists[i]) {
 			struct rw_chunk *n = lists[i]->next;
 			free(lists[i]);
@@ -105,8 +113,10 @@ uint32_t rw__sendq_append(struct rw_loop *l, struct rw_conn *c, const uint8_t *d
 {
 	uint32_t done = 0;
 	struct rw_chunk *t = c->sq_tail;
-	/* Top up the tail chunk first: small messages share one chunk. */
-	if (t && t->kind == RW_CHUNK_COPY && t->len < t->cap) {
+	/* Top up the tail chunk first: small messages share one chunk. A TINY
+	 * tail is left as it is (it is usually in flight already): what follows
+	 * goes into a SMALL chunk, which the next send then takes whole. */
+	if (t && t->kind == RW_CHUNK_COPY && t->len < t->cap && t->cap != RW_CHUNK_TINY) {
 		uint32_t n = t->cap - t->len;
 		if (n > len)
 			n = len;
@@ -115,7 +125,7 @@ uint32_t rw__sendq_append(struct rw_loop *l, struct rw_conn *c, const uint8_t *d
 		done = n;
 	}
 	while (done < len) {
-		struct rw_chunk *ch = chunk_new(&l->pool, len - done);
+		struct rw_chunk *ch = chunk_new(&l->pool, len - done, !c->sq_head);
 		if (!ch)
 			break;
 		uint32_t n = ch->cap;
