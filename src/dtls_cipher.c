@@ -10,27 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* wolfSSL's name for a suite given by its IANA or its own name, or NULL.
- * `all` is scratch space for wolfSSL's list of every suite it has. */
-static const char *wolf_name(const char *name, char *all, size_t all_len)
-{
-	unsigned char s0, s1;
-	int flags;
-	if (wolfSSL_get_cipher_suite_from_name(name, &s0, &s1, &flags) == 0)
-		return name;
-	if (wolfSSL_get_ciphers(all, (int)all_len) != WOLFSSL_SUCCESS)
-		return NULL;
-	char *save = NULL;
-	for (char *w = strtok_r(all, ":", &save); w; w = strtok_r(NULL, ":", &save)) {
-		if (wolfSSL_get_cipher_suite_from_name(w, &s0, &s1, &flags) != 0)
-			continue;
-		const char *iana = wolfSSL_get_cipher_name_iana_from_suite(s0, s1);
-		if (iana && strcmp(iana, name) == 0)
-			return w;
-	}
-	return NULL;
-}
-
 int rw__dtls_cipher_list(const char *list, char *out, size_t cap)
 {
 	char name[128], all[8192];
@@ -51,7 +30,7 @@ int rw__dtls_cipher_list(const char *list, char *out, size_t cap)
 				return -RW_EBAD_VALUE;
 			memcpy(name, p + b, e - b);
 			name[e - b] = 0;
-			const char *w = wolf_name(name, all, sizeof(all));
+			const char *w = rw__tls_wolf_cipher_name(name, all, sizeof(all));
 			if (!w)
 				return -RW_EBAD_VALUE; /* not a suite this wolfSSL knows */
 			int k = snprintf(out + o, cap - o, "%s%s", o ? ":" : "", w);
@@ -64,30 +43,6 @@ int rw__dtls_cipher_list(const char *list, char *out, size_t cap)
 			p++;
 	}
 	return o ? (int)o : -RW_EBAD_VALUE; /* separators only */
-}
-
-/* The key exchange ("ECDHE", "DHE" or "RSA") and its group with bits. */
-static const char *kx(WOLFSSL *ssl, const char **group, int *bits)
-{
-	const char *g = wolfSSL_get_curve_name(ssl);
-	const char *name = wolfSSL_get_cipher_name(ssl);
-	*group = g ? g : "";
-	*bits = 0;
-	if (g) {
-		if (strstr(g, "25519"))
-			*bits = 253; /* Curve25519's group order has 253 bits */
-		else if (strstr(g, "448"))
-			*bits = 448;
-		else
-			for (const char *p = g; *p && !*bits; p++)
-				if (*p >= '0' && *p <= '9')
-					*bits = atoi(p);
-	}
-	if (g && strncmp(g, "FFDHE", 5) == 0)
-		return "DHE";
-	if (g || (name && (strncmp(name, "TLS13", 5) == 0 || strncmp(name, "ECDHE", 5) == 0)))
-		return "ECDHE";
-	return name && strncmp(name, "DHE", 3) == 0 ? "DHE" : "RSA";
 }
 
 void rw__dtls_negotiated(struct rw_dtls_sess *x, const rw_cfg_item *it, char *v, size_t len)
@@ -120,7 +75,7 @@ void rw__dtls_negotiated(struct rw_dtls_sess *x, const rw_cfg_item *it, char *v,
 	}
 	const char *group;
 	int bits;
-	const char *k = kx(ssl, &group, &bits);
+	const char *k = rw__tls_ssl_kx(ssl, &group, &bits);
 	if (rw_cfg_name_is(it, "SSLNegotiatedKeyExchange"))
 		snprintf(v, len, "%s%s%s", k, *group ? " " : "", group);
 	else

@@ -162,5 +162,12 @@ int rw__tls_cipher_bits(const struct rw_tls *t); /* bulk cipher key bits, e.g. 1
 /* Key exchange ("ECDHE", "DHE", "RSA"), its group ("SECP256R1", "X25519") and
  * strength in bits (256, 253, 2048; 0 when unknown). */
 const char *rw__tls_kx(const struct rw_tls *t, const char **group, int *bits);
+/* The same for any wolfSSL session (DTLSServer's too). */
+struct WOLFSSL;
+const char *rw__tls_ssl_kx(struct WOLFSSL *ssl, const char **group, int *bits);
+/* wolfSSL's name for a cipher suite given by its IANA or its own name, or
+ * NULL when this wolfSSL has no such suite; `all` is scratch space for
+ * wolfSSL's list of every suite it has (8 KiB is plenty). */
+const char *rw__tls_wolf_cipher_name(const char *name, char *all, size_t all_len);
 
 #endif

@@ -100,10 +100,10 @@ int rw__tls_cipher_bits(const struct rw_tls *t)
 	return c ? wolfSSL_CIPHER_get_bits(c, NULL) : 0;
 }
 
-const char *rw__tls_kx(const struct rw_tls *t, const char **group, int *bits)
+const char *rw__tls_ssl_kx(struct WOLFSSL *ssl, const char **group, int *bits)
 {
-	const char *g = wolfSSL_get_curve_name(t->ssl);
-	const char *name = wolfSSL_get_cipher_name(t->ssl);
+	const char *g = wolfSSL_get_curve_name(ssl);
+	const char *name = wolfSSL_get_cipher_name(ssl);
 	*group = g ? g : "";
 	*bits = 0;
 	if (g) {
@@ -121,4 +121,9 @@ const char *rw__tls_kx(const struct rw_tls *t, const char **group, int *bits)
 	if (g || (name && (strncmp(name, "TLS13", 5) == 0 || strncmp(name, "ECDHE", 5) == 0)))
 		return "ECDHE";
 	return name && strncmp(name, "DHE", 3) == 0 ? "DHE" : "RSA";
+}
+
+const char *rw__tls_kx(const struct rw_tls *t, const char **group, int *bits)
+{
+	return rw__tls_ssl_kx(t->ssl, group, bits);
 }

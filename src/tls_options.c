@@ -10,8 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* wolfSSL's name for a suite given by its IANA or its own name, or NULL. */
-static const char *wolf_cipher_name(const char *name, char *all, size_t all_len)
+const char *rw__tls_wolf_cipher_name(const char *name, char *all, size_t all_len)
 {
 	unsigned char s0, s1;
 	int flags;
@@ -96,7 +95,7 @@ int rw__tls_ctx_set_ciphers(struct rw_tls_ctx *c, const char *list, int min_bits
 				return -RW_EBAD_VALUE;
 			memcpy(name, p, m);
 			name[m] = 0;
-			const char *w = wolf_cipher_name(name, all, sizeof(all));
+			const char *w = rw__tls_wolf_cipher_name(name, all, sizeof(all));
 			if (!w)
 				return -RW_EBAD_VALUE;
 			int k = snprintf(out + o, sizeof(out) - o, "%s%s", o ? ":" : "", w);
