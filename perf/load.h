@@ -2,6 +2,8 @@
 #ifndef RW_LOAD_H
 #define RW_LOAD_H
 
+#include "load_args.h"
+
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
@@ -176,7 +178,6 @@ extern volatile sig_atomic_t g_stop; /* SIGINT/SIGTERM: end the run early */
 void on_signal(int sig);
 uint64_t now_ns(void);
 struct proc_sample proc_sample(const struct load *L);
-void die(const char *what) __attribute__((noreturn));
 unsigned next_pow2(unsigned v);
 
 /* load_hist.c */

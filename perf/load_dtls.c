@@ -23,6 +23,7 @@
  * the measured window, as in the TCP modes. Every phase is bounded in time:
  * at most HS_PHASE_NS + --warmup + --duration + DRAIN_NS.
  */
+#include "load_args.h"
 #include "load_dtls.h"
 
 #include <wolfssl/options.h>
@@ -170,12 +171,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *what)
-{
-	fprintf(stderr, "rw-load: %s\n", what);
-	exit(2);
-}
-
 static struct cpu cpu_of(int pid)
 {
 	struct cpu c = {0};
@@ -245,36 +240,6 @@ static void usage(FILE *f)
 		HDR, MAX_SIZE);
 }
 
-static double num(const char *s, const char *name, double lo, double hi)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "rw-load: bad value for --%s: '%s' (%g..%g)\n", name, s, lo, hi);
-		exit(2);
-	}
-	return v;
-}
-
-static void set_host(struct load *L, const char *host)
-{
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&L->dst;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&L->dst;
-	memset(&L->dst, 0, sizeof L->dst);
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1 && (ntohl(a4->sin_addr.s_addr) >> 24) == 127) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)L->o.port);
-		L->dstlen = sizeof *a4;
-	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1 && IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr)) {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)L->o.port);
-		L->dstlen = sizeof *a6;
-	} else {
-		die("--host must be a numeric loopback address (127.0.0.0/8 or ::1)");
-	}
-}
-
 static void parse_args(struct load *L, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -291,18 +256,18 @@ static void parse_args(struct load *L, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'h': o->host = optarg; break;
-		case 'p': o->port = (int)num(optarg, "port", 1, 65535); break;
-		case 'c': o->conns = (unsigned)num(optarg, "connections", 1, 60000); break;
-		case 's': o->size = (size_t)num(optarg, "size", HDR, MAX_SIZE); break;
-		case 'k': o->pipeline = (unsigned)num(optarg, "pipeline", 1, 64); break;
-		case 'W': o->window = (unsigned)num(optarg, "window", 1, 1 << 20); break;
-		case 'H': o->hs_inflight = (unsigned)num(optarg, "handshakes-inflight", 1, 60000); break;
-		case 'd': o->duration = num(optarg, "duration", 0.1, 3600); break;
-		case 'w': o->warmup = num(optarg, "warmup", 0, 600); break;
+		case 'p': o->port = (int)num_arg(optarg, "port", 1, 65535); break;
+		case 'c': o->conns = (unsigned)num_arg(optarg, "connections", 1, 60000); break;
+		case 's': o->size = (size_t)num_arg(optarg, "size", HDR, MAX_SIZE); break;
+		case 'k': o->pipeline = (unsigned)num_arg(optarg, "pipeline", 1, 64); break;
+		case 'W': o->window = (unsigned)num_arg(optarg, "window", 1, 1 << 20); break;
+		case 'H': o->hs_inflight = (unsigned)num_arg(optarg, "handshakes-inflight", 1, 60000); break;
+		case 'd': o->duration = num_arg(optarg, "duration", 0.1, 3600); break;
+		case 'w': o->warmup = num_arg(optarg, "warmup", 0, 600); break;
 		case 'j': o->json = optarg; break;
 		case 'M': o->mark = optarg; break;
 		case 'C': o->churn = true; break;
-		case 'R': o->rate = num(optarg, "rate", 1, 1e8); break;
+		case 'R': o->rate = num_arg(optarg, "rate", 1, 1e8); break;
 		case 'q': o->quiet = true; break;
 		case 'm':
 			if (strcmp(optarg, "dtls"))
@@ -313,7 +278,7 @@ static void parse_args(struct load *L, int argc, char **argv)
 			for (char *t = strtok_r(optarg, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 				if (o->nserver_pids == 8)
 					die("--server-pid: at most 8 pids");
-				o->server_pid[o->nserver_pids++] = (int)num(t, "server-pid", 1, 1 << 30);
+				o->server_pid[o->nserver_pids++] = (int)num_arg(t, "server-pid", 1, 1 << 30);
 			}
 			break;
 		}
@@ -327,7 +292,7 @@ static void parse_args(struct load *L, int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
-	set_host(L, o->host);
+	loopback_dst(o->host, o->port, &L->dst, &L->dstlen);
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < o->conns + 64) {
 		rl.rlim_cur = rl.rlim_max < o->conns + 64 ? rl.rlim_max : o->conns + 64;

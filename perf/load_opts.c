@@ -61,7 +61,7 @@ static void usage(FILE *f)
 		"2 for a usage or setup error\n", FD_RESERVE, SOURCE_CONNS);
 }
 
-static double num_arg(const char *s, const char *name, double lo, double hi)
+double num_arg(const char *s, const char *name, double lo, double hi)
 {
 	char *end;
 	errno = 0;
@@ -73,27 +73,26 @@ static double num_arg(const char *s, const char *name, double lo, double hi)
 	return v;
 }
 
-/* Loopback only: 127.0.0.0/8 or ::1 (a workplace rule). */
-static void set_host(struct load *L, const char *host)
+void loopback_dst(const char *host, int port, struct sockaddr_storage *dst, socklen_t *len)
 {
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&L->dst;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&L->dst;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)dst;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)dst;
 
-	memset(&L->dst, 0, sizeof L->dst);
+	memset(dst, 0, sizeof *dst);
 	if (!strcmp(host, "localhost"))
 		host = "127.0.0.1";
 	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
 		if ((ntohl(a4->sin_addr.s_addr) >> 24) != 127)
 			die("--host must be a loopback address (127.0.0.0/8 or ::1)");
 		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)L->o.port);
-		L->dstlen = sizeof *a4;
+		a4->sin_port = htons((uint16_t)port);
+		*len = sizeof *a4;
 	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
 		if (!IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr))
 			die("--host must be a loopback address (127.0.0.0/8 or ::1)");
 		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)L->o.port);
-		L->dstlen = sizeof *a6;
+		a6->sin6_port = htons((uint16_t)port);
+		*len = sizeof *a6;
 	} else {
 		die("--host must be a numeric loopback address (127.0.0.0/8 or ::1)");
 	}
@@ -172,7 +171,7 @@ void parse_args(struct load *L, int argc, char **argv)
 		o->pipeline = 1;
 	o->conns_total = o->conns;
 	o->host = host;
-	set_host(L, host);
+	loopback_dst(host, L->o.port, &L->dst, &L->dstlen);
 	if (!o->sources) /* IPv4: a source address per SOURCE_CONNS connections */
 		o->sources = o->churn || L->dst.ss_family != AF_INET ? 1
 		             : (o->conns + SOURCE_CONNS - 1) / SOURCE_CONNS;
