@@ -30,13 +30,10 @@
 /* What the handlers record; one per test. */
 static struct {
 	rw_tcpserver *srv;
-	pthread_t main;
+	wt_threads th; /* which threads ran handlers */
 	atomic_int connected, disconnected, data_events;
-	atomic_int overlaps, thread_switches, wrong_server, on_main, bad;
+	atomic_int overlaps, thread_switches, wrong_server, bad;
 	bool slow, echo, broadcast;
-	pthread_mutex_t mu;
-	pthread_t threads[16];
-	int nthreads;
 	atomic_int disc_by_slot[MAXC * 4];
 } g;
 
@@ -46,20 +43,6 @@ struct cstate {
 	int slot; /* index in disc_by_slot */
 };
 static atomic_int g_slot;
-
-static void note_thread(void)
-{
-	pthread_t me = pthread_self();
-	if (pthread_equal(me, g.main))
-		atomic_fetch_add(&g.on_main, 1);
-	pthread_mutex_lock(&g.mu);
-	bool seen = false;
-	for (int i = 0; i < g.nthreads; i++)
-		seen |= pthread_equal(g.threads[i], me);
-	if (!seen && g.nthreads < 16)
-		g.threads[g.nthreads++] = me;
-	pthread_mutex_unlock(&g.mu);
-}
 
 static struct cstate *enter(rw_tcpserver *s, rw_connid id)
 {
@@ -92,7 +75,7 @@ static void on_connected(rw_tcpserver *s, const rw_tcpserver_connected *e, void 
 	st->thr = pthread_self();
 	st->slot = atomic_fetch_add(&g_slot, 1);
 	rw_tcpserver_set_user_data(s, e->connection_id, st);
-	note_thread();
+	wt_note_thread(&g.th);
 	atomic_fetch_add(&g.connected, 1);
 }
 
@@ -150,8 +133,8 @@ static rw_tcpserver *start(int workers)
 {
 	memset(&g, 0, sizeof(g));
 	atomic_store(&g_slot, 0);
-	pthread_mutex_init(&g.mu, NULL);
-	g.main = pthread_self();
+	pthread_mutex_init(&g.th.mu, NULL);
+	g.th.main = pthread_self();
 	g.echo = true;
 	g_threads_before = wt_thread_count();
 	rw_tcpserver *s = rw_tcpserver_new();
@@ -183,7 +166,7 @@ static void finish(rw_tcpserver *s)
 	cr_assert_eq(atomic_load(&g.overlaps), 0, "events of one connection overlapped");
 	cr_assert_eq(atomic_load(&g.thread_switches), 0, "a connection's events moved threads");
 	cr_assert_eq(atomic_load(&g.wrong_server), 0, "an event carried a worker's server");
-	cr_assert_eq(atomic_load(&g.on_main), 0, "an event ran on the caller's thread");
+	cr_assert_eq(atomic_load(&g.th.on_main), 0, "an event ran on the caller's thread");
 	cr_assert_eq(atomic_load(&g.bad), 0);
 }
 
@@ -210,7 +193,7 @@ Test(workers_tcp, all_workers_serve)
 	}
 	cr_assert(wt_wait_ge(&g.connected, N, 5000));
 	/* Several workers took connections (48 over 4 by SO_REUSEPORT's hash). */
-	cr_assert_geq(g.nthreads, 2, "connections landed on %d worker thread(s)", g.nthreads);
+	cr_assert_geq(g.th.nthreads, 2, "connections landed on %d worker thread(s)", g.th.nthreads);
 	cr_assert_eq(rw_tcpserver_get_connection_count(s), N);
 	/* Getters from this (foreign) thread reach every worker: each id's
 	 * RemotePort is one of our clients' ports. */
@@ -407,7 +390,7 @@ Test(workers_tcp, handlers_send_across_workers)
 		rd[i].expect_per_sender = LINES;
 	}
 	cr_assert(wt_wait_ge(&g.connected, CLIENTS, 5000));
-	cr_assert_geq(g.nthreads, 2);
+	cr_assert_geq(g.th.nthreads, 2);
 	for (int i = 0; i < CLIENTS; i++)
 		pthread_create(&rd[i].t, NULL, read_thread, &rd[i]);
 	/* Client i is sender i: its lines reach every client, in its order. */
@@ -498,7 +481,7 @@ Test(workers_tcp, shutdown_stops_every_worker)
 	for (int i = 0; i < N; i++)
 		cr_assert_geq(fds[i] = wt_connect(port, 5000), 0);
 	cr_assert(wt_wait_ge(&g.connected, N, 5000));
-	cr_assert_geq(g.nthreads, 2);
+	cr_assert_geq(g.th.nthreads, 2);
 	cr_assert_eq(rw_tcpserver_shutdown(s), 0);
 	cr_assert_not(rw_tcpserver_get_listening(s));
 	double t0 = wt_now_ms();
@@ -528,7 +511,7 @@ Test(workers_tcp, shutdown_inside_events_on_several_workers)
 	for (int i = 0; i < N; i++)
 		cr_assert_geq(fds[i] = wt_connect(port, 5000), 0);
 	cr_assert(wt_wait_ge(&g.connected, N, 5000));
-	cr_assert_geq(g.nthreads, 2);
+	cr_assert_geq(g.th.nthreads, 2);
 	for (int i = 0; i < N; i++)
 		cr_assert(wt_send_all(fds[i], "shutdown\n", 9));
 	cr_assert(wt_wait_ge(&g.disconnected, N, 10000), "%d of %d disconnected", atomic_load(&g.disconnected), N);

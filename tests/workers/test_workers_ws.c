@@ -18,12 +18,9 @@
 
 static struct {
 	rw_wsserver *srv;
-	pthread_t main;
+	wt_threads th; /* which threads ran handlers */
 	atomic_int connected, disconnected, messages;
-	atomic_int overlaps, wrong_server, on_main, bad;
-	pthread_mutex_t mu;
-	pthread_t threads[16];
-	int nthreads;
+	atomic_int overlaps, wrong_server, bad;
 	bool echo;
 } g;
 
@@ -31,20 +28,6 @@ struct wstate {
 	atomic_int in_handler;
 	pthread_t thr;
 };
-
-static void note_thread(void)
-{
-	pthread_t me = pthread_self();
-	if (pthread_equal(me, g.main))
-		atomic_fetch_add(&g.on_main, 1);
-	pthread_mutex_lock(&g.mu);
-	bool seen = false;
-	for (int i = 0; i < g.nthreads; i++)
-		seen |= pthread_equal(g.threads[i], me);
-	if (!seen && g.nthreads < 16)
-		g.threads[g.nthreads++] = me;
-	pthread_mutex_unlock(&g.mu);
-}
 
 static void on_connected(rw_wsserver *s, const rw_wsserver_connected *e, void *u)
 {
@@ -54,7 +37,7 @@ static void on_connected(rw_wsserver *s, const rw_wsserver_connected *e, void *u
 	struct wstate *st = calloc(1, sizeof(*st));
 	st->thr = pthread_self();
 	rw_tcpserver_set_user_data(rw_wsserver_get_tcpserver(s), e->connection_id, st);
-	note_thread();
+	wt_note_thread(&g.th);
 	atomic_fetch_add(&g.connected, 1);
 }
 
@@ -96,8 +79,8 @@ static int g_threads_before;
 static rw_wsserver *start(int workers, int *port)
 {
 	memset(&g, 0, sizeof(g));
-	pthread_mutex_init(&g.mu, NULL);
-	g.main = pthread_self();
+	pthread_mutex_init(&g.th.mu, NULL);
+	g.th.main = pthread_self();
 	g.echo = true;
 	g_threads_before = wt_thread_count();
 	rw_wsserver *s = rw_wsserver_new();
@@ -122,7 +105,7 @@ static void finish(rw_wsserver *s)
 	cr_assert_eq(wt_thread_count(), g_threads_before);
 	cr_assert_eq(atomic_load(&g.overlaps), 0);
 	cr_assert_eq(atomic_load(&g.wrong_server), 0);
-	cr_assert_eq(atomic_load(&g.on_main), 0);
+	cr_assert_eq(atomic_load(&g.th.on_main), 0);
 	cr_assert_eq(atomic_load(&g.bad), 0);
 }
 
@@ -163,7 +146,7 @@ Test(workers_ws, python_websockets_clients)
 	cr_assert_str_eq(out, "ok\n");
 	cr_assert_eq(atomic_load(&g.connected), 24);
 	cr_assert_eq(atomic_load(&g.messages), 24 * 50);
-	cr_assert_geq(g.nthreads, 2, "%d worker thread(s) served", g.nthreads);
+	cr_assert_geq(g.th.nthreads, 2, "%d worker thread(s) served", g.th.nthreads);
 	cr_assert(wt_wait_ge(&g.disconnected, 24, 5000));
 	cr_assert_eq(rw_wsserver_get_connection_count(s), 0);
 	finish(s);

@@ -117,3 +117,17 @@ bool wt_wait_ge(atomic_int *v, int want, int timeout_ms)
 	}
 	return true;
 }
+
+void wt_note_thread(wt_threads *t)
+{
+	pthread_t me = pthread_self();
+	if (pthread_equal(me, t->main))
+		atomic_fetch_add(&t->on_main, 1);
+	pthread_mutex_lock(&t->mu);
+	bool seen = false;
+	for (int i = 0; i < t->nthreads; i++)
+		seen |= pthread_equal(t->threads[i], me);
+	if (!seen && t->nthreads < 16)
+		t->threads[t->nthreads++] = me;
+	pthread_mutex_unlock(&t->mu);
+}

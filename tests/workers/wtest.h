@@ -35,6 +35,19 @@ bool wt_read_line(wt_reader *r, char *line, size_t max);
 /* Live thread count of this process (/proc/self/task). */
 int wt_thread_count(void);
 
+/* The threads that ran event handlers: the test's main thread (set `main`
+ * and init `mu` before starting), how many handler calls ran on it, and the
+ * distinct other threads (up to 16). */
+typedef struct {
+	pthread_t main;
+	atomic_int on_main;
+	pthread_mutex_t mu;
+	pthread_t threads[16];
+	int nthreads;
+} wt_threads;
+/* Record the calling thread (from inside a handler). */
+void wt_note_thread(wt_threads *t);
+
 /* Wait (bounded) until *v >= want; returns whether it got there. */
 bool wt_wait_ge(atomic_int *v, int want, int timeout_ms);
 
