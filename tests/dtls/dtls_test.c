@@ -4,6 +4,8 @@
 #include "helpers/rwtest.h"
 
 #include <criterion/criterion.h>
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
+double dt_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -136,9 +138,9 @@ rw_dtlsserver *dt_server(struct dt_rec *r, const char *pem, const char *host, bo
 
 bool dt_pump_until(rw_dtlsserver *s, dt_pred pred, void *ctx, int timeout_ms)
 {
-	double end = now_ms() + timeout_ms;
+	double end = dt_now_ms() + timeout_ms;
 	while (!pred(ctx)) {
-		if (now_ms() > end)
+		if (dt_now_ms() > end)
 			return pred(ctx);
 		int rc = rw_dtlsserver_do_events(s);
 		cr_assert_geq(rc, 0, "do_events: %s", rw_strerror(rc));
@@ -148,8 +150,8 @@ bool dt_pump_until(rw_dtlsserver *s, dt_pred pred, void *ctx, int timeout_ms)
 
 void dt_pump_for(rw_dtlsserver *s, int ms)
 {
-	double end = now_ms() + ms;
-	while (now_ms() < end)
+	double end = dt_now_ms() + ms;
+	while (dt_now_ms() < end)
 		rw_dtlsserver_do_events(s);
 }
 
@@ -282,4 +284,51 @@ size_t dt_client_hello(uint8_t *out, const uint8_t *random32, const uint8_t *coo
 	n += put16(out + n, (unsigned)b);
 	memcpy(out + n, body, b);
 	return n + b;
+}
+
+void dt_client_open(struct dt_client *c, int port, const char *suites)
+{
+	memset(c, 0, sizeof(*c));
+	wolfSSL_Init();
+	c->ctx = wolfSSL_CTX_new(wolfDTLSv1_2_client_method());
+	cr_assert_not_null(c->ctx);
+	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_NONE, NULL);
+	if (suites)
+		cr_assert_eq(wolfSSL_CTX_set_cipher_list(c->ctx, suites), WOLFSSL_SUCCESS);
+	c->fd = dt_udp_socket("127.0.0.1", 0);
+	c->peer = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, "127.0.0.1", &c->peer.sin_addr);
+	c->ssl = wolfSSL_new(c->ctx);
+	cr_assert_not_null(c->ssl);
+	wolfSSL_set_fd(c->ssl, c->fd);
+	wolfSSL_dtls_set_peer(c->ssl, &c->peer, sizeof(c->peer));
+	wolfSSL_dtls_set_using_nonblock(c->ssl, 1);
+}
+
+void dt_client_close(struct dt_client *c)
+{
+	wolfSSL_shutdown(c->ssl);
+	wolfSSL_free(c->ssl);
+	wolfSSL_CTX_free(c->ctx);
+	close(c->fd);
+}
+
+bool dt_client_handshake(rw_dtlsserver *s, struct dt_client *c)
+{
+	double end = dt_now_ms() + 10000, next_to = dt_now_ms() + 1000;
+	while (dt_now_ms() < end) {
+		int ret = wolfSSL_connect(c->ssl);
+		if (ret == WOLFSSL_SUCCESS)
+			return true;
+		int err = wolfSSL_get_error(c->ssl, ret);
+		if (err != WOLFSSL_ERROR_WANT_READ && err != WOLFSSL_ERROR_WANT_WRITE)
+			return false;
+		if (dt_now_ms() >= next_to) {
+			if (wolfSSL_dtls_got_timeout(c->ssl) != WOLFSSL_SUCCESS)
+				return false;
+			next_to = dt_now_ms() + 1000.0 * wolfSSL_dtls_get_current_timeout(c->ssl);
+		}
+		rw_dtlsserver_do_events(s);
+	}
+	return false;
 }

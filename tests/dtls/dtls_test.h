@@ -6,6 +6,7 @@
 
 #include <ringworks/ringworks.h>
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,4 +60,23 @@ int dt_recv(int fd, void *buf, size_t len, int timeout_ms);
 size_t dt_client_hello(uint8_t *out, const uint8_t *random32, const uint8_t *cookie, size_t cookie_len,
                        uint16_t msg_seq, uint64_t rec_seq);
 
+/* CLOCK_MONOTONIC in milliseconds. */
+double dt_now_ms(void);
+
+/* An in-process wolfSSL DTLS 1.2 client on its own non-blocking UDP socket
+ * (wolfSSL reads and writes it; a test may replace the send callback),
+ * offering `suites` (wolfSSL names; NULL: its defaults). */
+struct WOLFSSL_CTX;
+struct WOLFSSL;
+struct dt_client {
+	struct WOLFSSL_CTX *ctx;
+	struct WOLFSSL *ssl;
+	int fd;
+	struct sockaddr_in peer;
+};
+void dt_client_open(struct dt_client *c, int port, const char *suites);
+void dt_client_close(struct dt_client *c);
+/* Handshake with the server turned by this thread: true when it completed,
+ * false when the client failed (or after 10 s). */
+bool dt_client_handshake(rw_dtlsserver *s, struct dt_client *c);
 #endif

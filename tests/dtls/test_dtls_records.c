@@ -21,18 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 struct cl {
-	WOLFSSL_CTX *ctx;
-	WOLFSSL *ssl;
-	int fd;
-	struct sockaddr_in peer;
+	struct dt_client dc;
 	bool hold;              /* keep the next datagrams instead of sending them */
 	uint8_t held[4][512];
 	size_t held_len[4], nheld;
@@ -53,63 +43,31 @@ static int cl_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 		c->held_len[c->nheld++] = (size_t)sz;
 		return sz;
 	}
-	ssize_t n = sendto(c->fd, buf, (size_t)sz, 0, (struct sockaddr *)&c->peer, sizeof(c->peer));
+	ssize_t n = sendto(c->dc.fd, buf, (size_t)sz, 0, (struct sockaddr *)&c->dc.peer, sizeof(c->dc.peer));
 	return n < 0 ? WOLFSSL_CBIO_ERR_GENERAL : (int)n;
 }
 
 static void cl_open(struct cl *c, int port)
 {
 	memset(c, 0, sizeof(*c));
-	wolfSSL_Init();
-	c->ctx = wolfSSL_CTX_new(wolfDTLSv1_2_client_method());
-	cr_assert_not_null(c->ctx);
-	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_NONE, NULL);
-	c->fd = dt_udp_socket("127.0.0.1", 0);
-	c->peer = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	inet_pton(AF_INET, "127.0.0.1", &c->peer.sin_addr);
-	c->ssl = wolfSSL_new(c->ctx);
-	cr_assert_not_null(c->ssl);
-	wolfSSL_set_fd(c->ssl, c->fd); /* wolfSSL's own receive */
-	wolfSSL_dtls_set_peer(c->ssl, &c->peer, sizeof(c->peer));
-	wolfSSL_dtls_set_using_nonblock(c->ssl, 1);
-	wolfSSL_SSLSetIOSend(c->ssl, cl_send);
-	wolfSSL_SetIOWriteCtx(c->ssl, c);
-}
-
-static void cl_close(struct cl *c)
-{
-	wolfSSL_shutdown(c->ssl);
-	wolfSSL_free(c->ssl);
-	wolfSSL_CTX_free(c->ctx);
-	close(c->fd);
+	dt_client_open(&c->dc, port, NULL);
+	wolfSSL_SSLSetIOSend(c->dc.ssl, cl_send);
+	wolfSSL_SetIOWriteCtx(c->dc.ssl, c);
 }
 
 static void cl_handshake(rw_dtlsserver *s, struct cl *c)
 {
-	double end = now_ms() + 10000, next_to = now_ms() + 1000;
-	while (now_ms() < end) {
-		int ret = wolfSSL_connect(c->ssl);
-		if (ret == WOLFSSL_SUCCESS)
-			return;
-		int err = wolfSSL_get_error(c->ssl, ret);
-		cr_assert(err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE, "handshake: %d", err);
-		if (now_ms() >= next_to) {
-			cr_assert_eq(wolfSSL_dtls_got_timeout(c->ssl), WOLFSSL_SUCCESS);
-			next_to = now_ms() + 1000.0 * wolfSSL_dtls_get_current_timeout(c->ssl);
-		}
-		rw_dtlsserver_do_events(s);
-	}
-	cr_assert_fail("handshake timed out");
+	cr_assert(dt_client_handshake(s, &c->dc), "handshake failed or timed out");
 }
 
 /* The echoes that come back within ms, concatenated into out. */
 static size_t cl_echoes(rw_dtlsserver *s, struct cl *c, char *out, size_t cap, int ms)
 {
 	size_t o = 0;
-	double end = now_ms() + ms;
-	while (now_ms() < end) {
+	double end = dt_now_ms() + ms;
+	while (dt_now_ms() < end) {
 		rw_dtlsserver_do_events(s);
-		int n = wolfSSL_read(c->ssl, out + o, (int)(cap - o - 1));
+		int n = wolfSSL_read(c->dc.ssl, out + o, (int)(cap - o - 1));
 		if (n > 0)
 			o += (size_t)n;
 	}
@@ -141,7 +99,7 @@ Test(dtls_records, replayed_and_reordered_records, .timeout = 60)
 	cl_handshake(s, &c);
 	char got[256];
 
-	cr_assert_eq(wolfSSL_write(c.ssl, "first", 5), 5);
+	cr_assert_eq(wolfSSL_write(c.dc.ssl, "first", 5), 5);
 	cr_assert_eq(cl_echoes(s, &c, got, sizeof(got), 300), 5u);
 	cr_assert_str_eq(got, "first");
 	cr_assert_eq(r.data_events, 1);
@@ -150,7 +108,7 @@ Test(dtls_records, replayed_and_reordered_records, .timeout = 60)
 	uint8_t replay[512];
 	size_t replay_len = c.last_len;
 	memcpy(replay, c.last, replay_len);
-	cr_assert_eq(sendto(c.fd, replay, replay_len, 0, (struct sockaddr *)&c.peer, sizeof(c.peer)),
+	cr_assert_eq(sendto(c.dc.fd, replay, replay_len, 0, (struct sockaddr *)&c.dc.peer, sizeof(c.dc.peer)),
 	             (ssize_t)replay_len);
 	cr_assert_eq(cl_echoes(s, &c, got, sizeof(got), 300), 0u, "a replayed record was echoed: '%s'", got);
 	cr_assert_eq(r.data_events, 1, "a replayed record gave DataIn");
@@ -158,12 +116,12 @@ Test(dtls_records, replayed_and_reordered_records, .timeout = 60)
 	/* Two records held back, then sent in the opposite order: each is
 	 * delivered once, in the order it arrived. */
 	c.hold = true;
-	cr_assert_eq(wolfSSL_write(c.ssl, "second", 6), 6);
-	cr_assert_eq(wolfSSL_write(c.ssl, "third", 5), 5);
+	cr_assert_eq(wolfSSL_write(c.dc.ssl, "second", 6), 6);
+	cr_assert_eq(wolfSSL_write(c.dc.ssl, "third", 5), 5);
 	c.hold = false;
 	cr_assert_eq(c.nheld, 2u);
 	for (int i = 1; i >= 0; i--)
-		cr_assert_eq(sendto(c.fd, c.held[i], c.held_len[i], 0, (struct sockaddr *)&c.peer, sizeof(c.peer)),
+		cr_assert_eq(sendto(c.dc.fd, c.held[i], c.held_len[i], 0, (struct sockaddr *)&c.dc.peer, sizeof(c.dc.peer)),
 		             (ssize_t)c.held_len[i]);
 	cr_assert_eq(cl_echoes(s, &c, got, sizeof(got), 500), 11u);
 	cr_assert_str_eq(got, "thirdsecond");
@@ -172,19 +130,19 @@ Test(dtls_records, replayed_and_reordered_records, .timeout = 60)
 
 	/* Replays of both (and of the first) change nothing. */
 	for (int i = 0; i < 2; i++)
-		sendto(c.fd, c.held[i], c.held_len[i], 0, (struct sockaddr *)&c.peer, sizeof(c.peer));
-	sendto(c.fd, replay, replay_len, 0, (struct sockaddr *)&c.peer, sizeof(c.peer));
+		sendto(c.dc.fd, c.held[i], c.held_len[i], 0, (struct sockaddr *)&c.dc.peer, sizeof(c.dc.peer));
+	sendto(c.dc.fd, replay, replay_len, 0, (struct sockaddr *)&c.dc.peer, sizeof(c.dc.peer));
 	cr_assert_eq(cl_echoes(s, &c, got, sizeof(got), 300), 0u);
 	cr_assert_eq(r.data_events, 3);
 
 	/* The session goes on as if nothing happened. */
-	cr_assert_eq(wolfSSL_write(c.ssl, "fourth", 6), 6);
+	cr_assert_eq(wolfSSL_write(c.dc.ssl, "fourth", 6), 6);
 	cr_assert_eq(cl_echoes(s, &c, got, sizeof(got), 300), 6u);
 	cr_assert_str_eq(got, "fourth");
 	cr_assert_eq(r.disconnected, 0);
 	cr_assert_eq(r.errors, 0);
 	cr_assert_eq(rw_dtlsserver_get_connection_count(s), 1);
-	cl_close(&c);
+	dt_client_close(&c.dc);
 	rw_dtlsserver_free(s);
 }
 
@@ -196,8 +154,8 @@ static int hello(rw_dtlsserver *s, int fd, int port, const uint8_t *rnd, const u
 	uint8_t ch[512], in[2048];
 	size_t n = dt_client_hello(ch, rnd, cookie, cookie_len, cookie ? 1 : 0, cookie ? 1 : 0);
 	cr_assert_eq(dt_send(fd, "127.0.0.1", port, ch, n), (int)n);
-	double end = now_ms() + 3000;
-	while (now_ms() < end) {
+	double end = dt_now_ms() + 3000;
+	while (dt_now_ms() < end) {
 		rw_dtlsserver_do_events(s);
 		int got = dt_recv(fd, in, sizeof(in), 5);
 		if (got < 0)
@@ -219,8 +177,8 @@ static bool until_rotated(rw_dtlsserver *s, int fd, int port, const uint8_t *rnd
 {
 	uint8_t now[64], type;
 	size_t now_len = 0;
-	double end = now_ms() + ms;
-	while (now_ms() < end) {
+	double end = dt_now_ms() + ms;
+	while (dt_now_ms() < end) {
 		cr_assert_gt(hello(s, fd, port, rnd, NULL, 0, now, &now_len, &type), 0);
 		cr_assert_eq(type, 3);
 		if (now_len != old_len || memcmp(now, old, old_len) != 0)
@@ -301,7 +259,7 @@ Test(dtls_records, ssl_status_reports_the_handshake, .timeout = 60)
 	dt_pump_for(s, 50);
 	cr_assert(st.started && st.completed, "SSLStatus: %d messages, started %d, completed %d", st.n, st.started,
 	          st.completed);
-	cl_close(&c);
+	dt_client_close(&c.dc);
 	rw_dtlsserver_free(s);
 }
 
@@ -328,7 +286,7 @@ Test(dtls_records, mtu_bounds_the_records, .timeout = 60)
 	cr_assert_eq(rw_dtlsserver_send(s, r.last_id, big, (size_t)max), 0);
 	char got[2048];
 	cr_assert_eq(cl_echoes(s, &c, got, sizeof(got), 500), (size_t)max);
-	cl_close(&c);
+	dt_client_close(&c.dc);
 	rw_dtlsserver_free(s);
 #else
 	rw_dtlsserver *s = rw_dtlsserver_new();

@@ -17,74 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-struct cl {
-	WOLFSSL_CTX *ctx;
-	WOLFSSL *ssl;
-	int fd;
-};
-
-/* A DTLS 1.2 client offering `suites` (wolfSSL names; NULL: its defaults). */
-static void cl_open(struct cl *c, int port, const char *suites)
-{
-	wolfSSL_Init();
-	c->ctx = wolfSSL_CTX_new(wolfDTLSv1_2_client_method());
-	cr_assert_not_null(c->ctx);
-	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_NONE, NULL);
-	if (suites)
-		cr_assert_eq(wolfSSL_CTX_set_cipher_list(c->ctx, suites), WOLFSSL_SUCCESS);
-	c->fd = dt_udp_socket("127.0.0.1", 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	c->ssl = wolfSSL_new(c->ctx);
-	cr_assert_not_null(c->ssl);
-	wolfSSL_set_fd(c->ssl, c->fd);
-	wolfSSL_dtls_set_peer(c->ssl, &a, sizeof(a));
-	wolfSSL_dtls_set_using_nonblock(c->ssl, 1);
-}
-
-static void cl_close(struct cl *c)
-{
-	wolfSSL_shutdown(c->ssl);
-	wolfSSL_free(c->ssl);
-	wolfSSL_CTX_free(c->ctx);
-	close(c->fd);
-}
-
-/* Handshake with the server turning in this thread: true when it completed,
- * false when the client failed (or after 10 s). */
-static bool cl_handshake(rw_dtlsserver *s, struct cl *c)
-{
-	double end = now_ms() + 10000, next_to = now_ms() + 1000;
-	while (now_ms() < end) {
-		int ret = wolfSSL_connect(c->ssl);
-		if (ret == WOLFSSL_SUCCESS)
-			return true;
-		int err = wolfSSL_get_error(c->ssl, ret);
-		if (err != WOLFSSL_ERROR_WANT_READ && err != WOLFSSL_ERROR_WANT_WRITE)
-			return false;
-		if (now_ms() >= next_to) {
-			if (wolfSSL_dtls_got_timeout(c->ssl) != WOLFSSL_SUCCESS)
-				return false;
-			next_to = now_ms() + 1000.0 * wolfSSL_dtls_get_current_timeout(c->ssl);
-		}
-		rw_dtlsserver_do_events(s);
-	}
-	return false;
-}
-
-static void echo_once(rw_dtlsserver *s, struct cl *c, const char *msg)
+static void echo_once(rw_dtlsserver *s, struct dt_client *c, const char *msg)
 {
 	cr_assert_eq(wolfSSL_write(c->ssl, msg, (int)strlen(msg)), (int)strlen(msg));
 	char buf[256];
-	double end = now_ms() + 5000;
-	while (now_ms() < end) {
+	double end = dt_now_ms() + 5000;
+	while (dt_now_ms() < end) {
 		rw_dtlsserver_do_events(s);
 		int n = wolfSSL_read(c->ssl, buf, sizeof(buf));
 		if (n > 0) {
@@ -128,9 +66,9 @@ Test(dtls_ssl, enabled_cipher_suites_choose_what_is_negotiated, .timeout = 60)
 	struct dt_rec r;
 	rw_dtlsserver *s = server(&r, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
 	expect(s, "SSLEnabledCipherSuites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
-	struct cl c;
-	cl_open(&c, rw_dtlsserver_get_local_port(s), NULL); /* the client's defaults prefer AES-256 */
-	cr_assert(cl_handshake(s, &c));
+	struct dt_client c;
+	dt_client_open(&c, rw_dtlsserver_get_local_port(s), NULL); /* the client's defaults prefer AES-256 */
+	cr_assert(dt_client_handshake(s, &c));
 	cr_assert_str_eq(wolfSSL_get_cipher_name(c.ssl), "ECDHE-ECDSA-AES128-GCM-SHA256");
 	echo_once(s, &c, "one hundred and twenty-eight");
 	char id[32];
@@ -149,20 +87,20 @@ Test(dtls_ssl, enabled_cipher_suites_choose_what_is_negotiated, .timeout = 60)
 	cr_assert_eq(rw_dtlsserver_config(s, "SSLNegotiatedCipher[9999]", name, sizeof(name)),
 	             -RW_EINVALID_CONNID);
 	cr_assert_eq(rw_dtlsserver_config(s, "SSLNegotiatedCipher[1]=x", NULL, 0), -RW_EBAD_VALUE);
-	cl_close(&c);
+	dt_client_close(&c);
 	rw_dtlsserver_free(s);
 
 	/* The defaults ("*") let the client's preference through. */
 	s = server(&r, NULL);
 	expect(s, "SSLEnabledCipherSuites", "*");
-	cl_open(&c, rw_dtlsserver_get_local_port(s), NULL);
-	cr_assert(cl_handshake(s, &c));
+	dt_client_open(&c, rw_dtlsserver_get_local_port(s), NULL);
+	cr_assert(dt_client_handshake(s, &c));
 	snprintf(id, sizeof(id), "[%lld]", (long long)r.last_id);
 	READ_OUT("SSLNegotiatedCipherSuite", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384");
 	READ_OUT("SSLNegotiatedCipher", "AES_256_GCM");
 	READ_OUT("SSLNegotiatedCipherStrength", "256");
 #undef READ_OUT
-	cl_close(&c);
+	dt_client_close(&c);
 	rw_dtlsserver_free(s);
 }
 
@@ -170,21 +108,21 @@ Test(dtls_ssl, a_client_without_an_enabled_suite_fails_and_others_go_on, .timeou
 {
 	struct dt_rec r;
 	rw_dtlsserver *s = server(&r, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256; TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256");
-	struct cl bad;
-	cl_open(&bad, rw_dtlsserver_get_local_port(s), "ECDHE-ECDSA-AES256-GCM-SHA384");
-	cr_assert_not(cl_handshake(s, &bad), "a handshake without a common suite completed");
+	struct dt_client bad;
+	dt_client_open(&bad, rw_dtlsserver_get_local_port(s), "ECDHE-ECDSA-AES256-GCM-SHA384");
+	cr_assert_not(dt_client_handshake(s, &bad), "a handshake without a common suite completed");
 	struct dt_ge fail = {&r.connected_fail, 1};
 	cr_assert(dt_pump_until(s, dt_ge, &fail, 5000), "no failed Connected");
 	cr_assert_eq(r.last_connected_status, RW_EDTLS_HANDSHAKE);
 	cr_assert_eq(r.connected_ok, 0);
-	cl_close(&bad);
-	struct cl good;
-	cl_open(&good, rw_dtlsserver_get_local_port(s), "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384");
-	cr_assert(cl_handshake(s, &good));
+	dt_client_close(&bad);
+	struct dt_client good;
+	dt_client_open(&good, rw_dtlsserver_get_local_port(s), "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384");
+	cr_assert(dt_client_handshake(s, &good));
 	cr_assert_str_eq(wolfSSL_get_cipher_name(good.ssl), "ECDHE-ECDSA-AES128-SHA256");
 	echo_once(s, &good, "cbc");
 	cr_assert_eq(r.connected_ok, 1);
-	cl_close(&good);
+	dt_client_close(&good);
 	rw_dtlsserver_free(s);
 }
 
