@@ -38,18 +38,30 @@ die() { echo "demo: $*" >&2; exit 1; }
 [[ -x "$LOAD" ]] || die "$LOAD not built (configure with -Dperf=true)"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-demo.XXXXXX")"
-SERVER_PID=""
-LOAD_PID=""
+SERVER_PID=""  # ringworks-echo itself (for /proc and signals)
+SERVER_WRAP="" # the subshell that waits for it and writes its exit status
+LOAD_PID=""    # the subshell around rw-load
+
+# wait_rc PID FILE: the exit status that the wrapper subshell PID wrote to FILE.
+# Statuses come from files, not from `wait PID`: with pid_max 32768 and busy
+# machines, pid numbers come round again within one run, and bash 5.2 then
+# sometimes has "No record of process" for a child it started (wait returns
+# 127 at once, while the child still runs).
+wait_rc() {
+	wait "$1" 2>/dev/null || true
+	while [[ ! -e "$2" ]] && kill -0 "$1" 2>/dev/null; do sleep 0.05; done
+	cat "$2" 2>/dev/null || echo 255
+}
 
 # shellcheck disable=SC2317 # invoked by the trap
 cleanup() {
 	if [[ -n "$LOAD_PID" ]]; then
-		kill -TERM "$LOAD_PID" 2>/dev/null || true
+		pkill -TERM -P "$LOAD_PID" 2>/dev/null || true
 		wait "$LOAD_PID" 2>/dev/null || true
 	fi
 	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
 		kill -KILL "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_WRAP" 2>/dev/null || true
 	fi
 	exec 3<&- 2>/dev/null || true
 	rm -rf "$TMP"
@@ -77,12 +89,20 @@ run_row() {
 	local label="$1" kind="$2" conns="$3"
 	shift 3
 	local out="$TMP/$kind.out" json="$TMP/$kind.json" line port="" rss0 rss1 rssw load_rc=0 server_rc=0
-	rm -f "$out"
+	rm -f "$out" "$TMP/server.pid" "$TMP/server.rc" "$TMP/load.rc"
 	mkfifo "$out"
-	"${PIN_SERVER[@]}" "$SERVER" "--$kind" 0 --max-connections $((conns + 2000)) \
-		>"$out" 2>"$TMP/server.err" &
-	SERVER_PID=$!
+	(
+		"${PIN_SERVER[@]}" "$SERVER" "--$kind" 0 --max-connections $((conns + 2000)) &
+		echo $! >"$TMP/server.pid"
+		rc=0
+		wait $! || rc=$?
+		echo $rc >"$TMP/server.rc"
+	) >"$out" 2>"$TMP/server.err" &
+	SERVER_WRAP=$!
 	exec 3<"$out" # kept open until the end so the server's stdout never breaks
+	for _ in $(seq 100); do [[ -s "$TMP/server.pid" ]] && break; sleep 0.05; done
+	[[ -s "$TMP/server.pid" ]] || die "the server did not start"
+	SERVER_PID=$(cat "$TMP/server.pid")
 	while IFS= read -r -t "$LISTEN_WAIT" -u 3 line; do
 		if [[ "$line" =~ ^listening\ $kind\ ([0-9]+)$ ]]; then
 			port="${BASH_REMATCH[1]}"
@@ -97,10 +117,14 @@ run_row() {
 	echo "demo: $label: ringworks-echo --$kind (pid $SERVER_PID) on 127.0.0.1:$port, RSS ${rss0} KiB"
 	# In the background so that a signal to this script is handled at once
 	# (wait returns early; the trap stops rw-load and the server).
-	"${PIN_CLIENT[@]}" "$LOAD" --port "$port" --connections "$conns" --duration "$DURATION" --warmup 1 \
-		--server-pid "$SERVER_PID" --json "$json" --quiet "$@" &
+	(
+		rc=0
+		"${PIN_CLIENT[@]}" "$LOAD" --port "$port" --connections "$conns" --duration "$DURATION" --warmup 1 \
+			--server-pid "$SERVER_PID" --json "$json" --quiet "$@" || rc=$?
+		echo $rc >"$TMP/load.rc"
+	) &
 	LOAD_PID=$!
-	wait "$LOAD_PID" || load_rc=$?
+	load_rc=$(wait_rc "$LOAD_PID" "$TMP/load.rc")
 	LOAD_PID=""
 	[[ -s "$json" ]] || die "$label: rw-load wrote no results (exit $load_rc)"
 	kill -0 "$SERVER_PID" 2>/dev/null || die "$label: the server died during the run"
@@ -112,7 +136,7 @@ run_row() {
 	kill -TERM "$SERVER_PID"
 	(sleep "$EXIT_WAIT" && kill -KILL "$SERVER_PID" 2>/dev/null) &
 	local watchdog=$!
-	wait "$SERVER_PID" || server_rc=$?
+	server_rc=$(wait_rc "$SERVER_WRAP" "$TMP/server.rc")
 	kill "$watchdog" 2>/dev/null || true
 	wait "$watchdog" 2>/dev/null || true
 	SERVER_PID=""
