@@ -10,10 +10,11 @@
 
 struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot)
 {
-	struct rw_conn *c = aligned_alloc(16, (sizeof(struct rw_conn) + 15) & ~(size_t)15);
+	size_t size = sizeof(struct rw_conn) + (((size_t)s->layer_size + 15) & ~(size_t)15);
+	struct rw_conn *c = aligned_alloc(16, size);
 	if (!c)
 		return NULL;
-	memset(c, 0, sizeof(*c));
+	memset(c, 0, size);
 	const struct rw_tcp_settings *st = &s->set;
 	c->srv = s;
 	c->slot = slot;

@@ -165,9 +165,18 @@ struct rw_conn {
 	struct rw_conn *flush_next, *defer_next;
 	struct rw_addr peer, local;
 	rw_framer framer;
-	void *layer;                /* the protocol layer's state (WSServer) */
 	struct rw_proxy_state *proxy; /* ProxyProtocol: header still awaited (conn_proxy.c) */
+	/* The server's layer_size bytes of protocol-layer state follow (rw__conn_layer). */
 };
+_Static_assert(sizeof(struct rw_conn) % 16 == 0, "the layer after a connection is 16-byte aligned");
+
+/* The protocol layer's per-connection state (WSServer): the server's
+ * layer_size bytes right after the connection, in the same allocation,
+ * zeroed when the connection is made and valid until it is freed. */
+static inline void *rw__conn_layer(const struct rw_conn *c)
+{
+	return (uint8_t *)(uintptr_t)c + sizeof(struct rw_conn);
+}
 
 /* ---- listener and loop --------------------------------------------------- */
 struct rw_listener {
@@ -275,6 +284,8 @@ struct rw_tcpserver {
 	int64_t drain_deadline;         /* rw_tcpserver_drain: reset what is left then (ms) */
 	rw_input_fn input;              /* a protocol layer (WSServer), or NULL */
 	void *layer;                    /* its server object */
+	uint32_t layer_size;            /* its state per connection (rw__conn_layer); fixed
+	                                 * before the first connection */
 	/* Workers=N (workers.h). The public object: its workers, and how to make
 	 * them (NULL: TCPServer's). A worker server: its worker, the object's
 	 * live-connection count and MaxConnections (shared by all workers), and

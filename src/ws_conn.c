@@ -221,7 +221,7 @@ static bool stopped(const struct rw_conn *c, const struct rw_ws_conn *wc)
 
 ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len)
 {
-	struct rw_ws_conn *wc = c->layer;
+	struct rw_ws_conn *wc = WS_CONN(c);
 	if (!wc || wc->phase == WS_DONE)
 		return (ssize_t)len; /* nothing more is wanted from this peer */
 	wc->busy++;
@@ -253,7 +253,7 @@ ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len)
 		at = len;
 	c->flags &= ~RW_C_IN_DATAIN;
 	if (--wc->busy == 0 && wc->zombie) {
-		c->layer = NULL;
+		WS_CONN(c) = NULL;
 		rw__ws_conn_free(wc);
 	}
 	return (ssize_t)at;

@@ -2,7 +2,7 @@
  * engine (struct rw_tcpserver) and sits where the framer and DataIn sit for
  * TCPServer: the engine hands it every received plaintext byte (after the TLS
  * filter, so wss needs nothing more) through rw_tcpserver.input, and it keeps
- * its per-connection state in rw_conn.layer. It frames its sends straight
+ * its per-connection state in the connection's layer (WS_CONN). It frames its sends straight
  * into the engine's send queue, and turns the engine's events into WebSocket
  * events. */
 #ifndef RW_SRC_WS_INTERNAL_H
@@ -116,6 +116,11 @@ struct rw_ws_conn {
 	/* Ping() */
 	uint8_t ping_payload[8];
 };
+
+/* The connection's layer (rw__conn_layer, layer_size = one pointer) holds
+ * the pointer to its rw_ws_conn; NULL before the engine's Connected and after
+ * the state is freed. */
+#define WS_CONN(c) (*(struct rw_ws_conn **)rw__conn_layer(c))
 
 /* What the frame callbacks get as their context. */
 struct rw_ws_ctx {

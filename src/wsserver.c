@@ -16,7 +16,7 @@ struct rw_ws_conn *rw__ws_conn(const struct rw_wsserver *ws, rw_connid id, struc
 	struct rw_conn *c = ws ? rw__conn_find(ws->tcp, id) : NULL;
 	if (cp)
 		*cp = c;
-	return c ? c->layer : NULL;
+	return c ? WS_CONN(c) : NULL;
 }
 
 void rw__ws_log(struct rw_wsserver *ws, int level, const char *fmt, ...)
@@ -78,7 +78,7 @@ static void on_connected(rw_tcpserver *t, const rw_tcpserver_connected *e, void 
 	wc->phase_start = c->last_active;
 	c->idle_timeout = secs;
 	wc->max_line = ws->set.max_line;
-	c->layer = wc;
+	WS_CONN(c) = wc;
 	/* The close frame or HTTP response must reach the peer before the TCP
 	 * close: WSServer connections always close gracefully. */
 	c->flags |= RW_C_LINGER;
@@ -101,7 +101,7 @@ static void on_disconnected(rw_tcpserver *t, const rw_tcpserver_disconnected *e,
 {
 	struct rw_wsserver *ws = u;
 	struct rw_conn *c = rw__conn_find(t, e->connection_id);
-	struct rw_ws_conn *wc = c ? c->layer : NULL;
+	struct rw_ws_conn *wc = c ? WS_CONN(c) : NULL;
 	bool exposed = (c && c->tls) || (wc && wc->exposed);
 	int code = RW_WS_CLOSE_ABNORMAL;
 	const char *desc = e->status_code ? e->description : "Connection closed without a Close frame";
@@ -127,7 +127,7 @@ static void on_disconnected(rw_tcpserver *t, const rw_tcpserver_disconnected *e,
 		if (wc->busy) {
 			wc->zombie = true; /* the input frame below us frees it */
 		} else {
-			c->layer = NULL;
+			WS_CONN(c) = NULL;
 			rw__ws_conn_free(wc);
 		}
 	}
@@ -190,6 +190,7 @@ static rw_wsserver *ws_new(rw_loop *loop)
 	}
 	ws->tcp->input = rw__ws_input;
 	ws->tcp->layer = ws;
+	ws->tcp->layer_size = sizeof(struct rw_ws_conn *);
 	ws->tcp->worker_kind = &rw__ws_worker_kind;
 	ws->tcp->set.linger = true;
 	rw_tcpserver_set_events(ws->tcp, &bridge, ws);
@@ -226,9 +227,9 @@ RW_API void rw_wsserver_free(rw_wsserver *ws)
 	 * is dropped. free is never called from inside an event, so no input
 	 * frame holds a layer now. */
 	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
-		if (c->layer) {
-			rw__ws_conn_free(c->layer);
-			c->layer = NULL;
+		if (WS_CONN(c)) {
+			rw__ws_conn_free(WS_CONN(c));
+			WS_CONN(c) = NULL;
 		}
 	}
 	rw_tcpserver_free(ws->tcp);
@@ -286,7 +287,7 @@ RW_API int rw_wsserver_shutdown(rw_wsserver *ws)
 		return rw__workers_shutdown(ws->tcp); /* each worker's WSServer shutdown */
 	rw_tcpserver_stop_listening(ws->tcp);
 	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
-		struct rw_ws_conn *wc = c->layer;
+		struct rw_ws_conn *wc = WS_CONN(c);
 		if (c->flags & RW_C_CLOSING)
 			continue;
 		if (wc && wc->phase == WS_OPEN)
