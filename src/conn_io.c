@@ -18,16 +18,16 @@ void rw__conn_arm_recv(struct rw_conn *c)
 {
 	if (c->flags & (RW_C_RECV_ARMED | RW_C_CLOSING | RW_C_PAUSED | RW_C_EOF))
 		return;
-	if (c->held_len >= RW_HOLD_CAP)
+	if (rw__conn_held_len(c) >= RW_HOLD_CAP)
 		return;
 	struct rw_loop *l = c->srv->loop;
 	struct io_uring_sqe *sqe = rw__sqe(l);
 	if (!sqe)
 		return;
 	if (l->ring.has_multishot_recv)
-		io_uring_prep_recv_multishot(sqe, (int)c->slot, NULL, 0, 0);
+		io_uring_prep_recv_multishot(sqe, (int)rw__conn_slot(c), NULL, 0, 0);
 	else
-		io_uring_prep_recv(sqe, (int)c->slot, NULL, 0, 0);
+		io_uring_prep_recv(sqe, (int)rw__conn_slot(c), NULL, 0, 0);
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->buf_group = l->bufring.bgid;
 	io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_RECV));
@@ -37,25 +37,28 @@ void rw__conn_arm_recv(struct rw_conn *c)
 
 static int hold(struct rw_conn *c, const uint8_t *data, size_t len, bool front)
 {
-	size_t need = (size_t)c->held_len + len;
-	if (need > c->held_cap) {
-		size_t cap = c->held_cap ? c->held_cap : 4096;
+	struct rw_conn_ext *x = rw__conn_ext(c);
+	if (!x)
+		return -RW_ENOMEM;
+	size_t need = (size_t)x->held_len + len;
+	if (need > x->held_cap) {
+		size_t cap = x->held_cap ? x->held_cap : 4096;
 		while (cap < need)
 			cap *= 2;
-		uint8_t *p = realloc(c->held, cap);
+		uint8_t *p = realloc(x->held, cap);
 		if (!p)
 			return -RW_ENOMEM;
-		c->held = p;
-		c->held_cap = (uint32_t)cap;
+		x->held = p;
+		x->held_cap = (uint32_t)cap;
 	}
 	if (front) {
-		memmove(c->held + len, c->held, c->held_len);
-		memcpy(c->held, data, len);
+		memmove(x->held + len, x->held, x->held_len);
+		memcpy(x->held, data, len);
 	} else {
-		memcpy(c->held + c->held_len, data, len);
+		memcpy(x->held + x->held_len, data, len);
 	}
-	c->held_len += (uint32_t)len;
-	if (c->held_len >= RW_HOLD_CAP && (c->flags & RW_C_RECV_ARMED))
+	x->held_len += (uint32_t)len;
+	if (x->held_len >= RW_HOLD_CAP && (c->flags & RW_C_RECV_ARMED))
 		rw__conn_cancel(c, RW_UD(c, RW_OP_RECV));
 	return 0;
 }
@@ -75,13 +78,29 @@ static int emit_data_in(void *ctx, const uint8_t *data, size_t len, bool eol)
 	return (c->flags & (RW_C_PAUSED | RW_C_CLOSING | RW_C_TLS_SWITCH)) ? 1 : 0;
 }
 
+/* The framer's work: without an extension the connection is in raw mode,
+ * where every buffer is one unit, delivered as it is. */
+static ssize_t frame(struct rw_conn *c, const uint8_t *data, size_t len)
+{
+	if (c->ext)
+		return rw_framer_feed(&c->ext->framer, data, len, emit_data_in, c);
+	if (len)
+		emit_data_in(c, data, len, true);
+	return (ssize_t)len;
+}
+
+static void frame_flush(struct rw_conn *c)
+{
+	if (c->ext)
+		rw_framer_flush(&c->ext->framer, emit_data_in, c);
+}
+
 /* Frame and deliver; whatever the framer could not deliver goes to the front
  * of `held` (bytes that arrived meanwhile are behind it). */
 static void feed(struct rw_conn *c, const uint8_t *data, size_t len)
 {
 	/* The buffers are ours (ring, TLS plaintext, held): a layer may write. */
-	ssize_t n = c->srv->input ? c->srv->input(c, (uint8_t *)data, len)
-	                          : rw_framer_feed(&c->framer, data, len, emit_data_in, c);
+	ssize_t n = c->srv->input ? c->srv->input(c, (uint8_t *)data, len) : frame(c, data, len);
 	if (n < 0) {
 		rw__fire_error(c->srv, c->id, RW_ENOMEM, rw_strerror(RW_ENOMEM));
 		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
@@ -91,33 +110,37 @@ static void feed(struct rw_conn *c, const uint8_t *data, size_t len)
 		rw__conn_tls_switch(c, data + n, len - (size_t)n);
 		return;
 	}
-	if ((size_t)n < len && !(c->flags & RW_C_CLOSING))
-		hold(c, data + n, len - (size_t)n, true);
+	if ((size_t)n < len && !(c->flags & RW_C_CLOSING) && hold(c, data + n, len - (size_t)n, true) < 0) {
+		rw__fire_error(c->srv, c->id, RW_ENOMEM, rw_strerror(RW_ENOMEM));
+		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
+		return;
+	}
+	rw__conn_ext_trim(c); /* a DataIn may have gone back to raw mode */
 }
 
 void rw__conn_peer_eof(struct rw_conn *c)
 {
-	if (c->proxy) {
+	if (c->ext && c->ext->proxy) {
 		rw__conn_proxy_eof(c);
 		return;
 	}
 	c->flags |= RW_C_EOF;
-	if (c->held_len || (c->flags & RW_C_PAUSED))
+	if (rw__conn_held_len(c) || (c->flags & RW_C_PAUSED))
 		return; /* closes after ProcessData has delivered what is held */
-	rw_framer_flush(&c->framer, emit_data_in, c);
+	frame_flush(c);
 	rw__conn_close(c, 0, "OK", false);
 }
 
 int rw__conn_accept_plain(struct rw_conn *c, const uint8_t *data, size_t len)
 {
-	if (c->flags & (RW_C_PAUSED | RW_C_IN_DATAIN) || c->held_len) {
+	if (c->flags & (RW_C_PAUSED | RW_C_IN_DATAIN) || rw__conn_held_len(c)) {
 		if (hold(c, data, len, false) < 0)
 			rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
 		return 0;
 	}
 	feed(c, data, len);
 	/* Bytes held by a nested turn during that DataIn come next. */
-	if (c->held_len && !(c->flags & (RW_C_PAUSED | RW_C_CLOSING | RW_C_IN_DATAIN)))
+	if (rw__conn_held_len(c) && !(c->flags & (RW_C_PAUSED | RW_C_CLOSING | RW_C_IN_DATAIN)))
 		rw__conn_deliver_held(c);
 	return 0;
 }
@@ -135,7 +158,7 @@ void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe)
 		c->last_active = l->now_ms;
 		const uint8_t *data = rw_bufring_addr(&l->bufring, bid);
 		if (!(c->flags & RW_C_CLOSING)) {
-			if (c->proxy)
+			if (c->ext && c->ext->proxy)
 				rw__conn_proxy_input(c, data, (size_t)cqe->res);
 			else if (c->tls)
 				rw__conn_tls_input(c, data, (size_t)cqe->res);
@@ -159,18 +182,20 @@ void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe)
 
 void rw__conn_deliver_held(struct rw_conn *c)
 {
-	while (c->held_len && !(c->flags & (RW_C_PAUSED | RW_C_CLOSING | RW_C_IN_DATAIN))) {
-		uint8_t *buf = c->held;
-		size_t len = c->held_len;
-		c->held = NULL;
-		c->held_len = c->held_cap = 0;
+	while (rw__conn_held_len(c) && !(c->flags & (RW_C_PAUSED | RW_C_CLOSING | RW_C_IN_DATAIN))) {
+		struct rw_conn_ext *x = c->ext;
+		uint8_t *buf = x->held;
+		size_t len = x->held_len;
+		x->held = NULL;
+		x->held_len = x->held_cap = 0;
 		feed(c, buf, len);
 		free(buf);
 	}
 	if (c->flags & (RW_C_PAUSED | RW_C_CLOSING | RW_C_IN_DATAIN))
 		return;
+	rw__conn_ext_trim(c);
 	if (c->flags & RW_C_EOF) {
-		rw_framer_flush(&c->framer, emit_data_in, c);
+		frame_flush(c);
 		rw__conn_close(c, 0, "OK", false);
 		return;
 	}
@@ -275,16 +300,16 @@ void rw__conn_flush(struct rw_conn *c)
 		}
 	}
 	if (niov == 1 && op->zc)
-		io_uring_prep_send_zc(sqe, (int)c->slot, op->iov[0].iov_base, total, MSG_NOSIGNAL, 0);
+		io_uring_prep_send_zc(sqe, (int)rw__conn_slot(c), op->iov[0].iov_base, total, MSG_NOSIGNAL, 0);
 	else if (niov == 1)
-		io_uring_prep_send(sqe, (int)c->slot, op->iov[0].iov_base, total, MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, (int)rw__conn_slot(c), op->iov[0].iov_base, total, MSG_NOSIGNAL);
 	else {
 		op->msg.msg_iov = op->iov;
 		op->msg.msg_iovlen = (size_t)niov;
 		if (op->zc)
-			io_uring_prep_sendmsg_zc(sqe, (int)c->slot, &op->msg, MSG_NOSIGNAL);
+			io_uring_prep_sendmsg_zc(sqe, (int)rw__conn_slot(c), &op->msg, MSG_NOSIGNAL);
 		else
-			io_uring_prep_sendmsg(sqe, (int)c->slot, &op->msg, MSG_NOSIGNAL);
+			io_uring_prep_sendmsg(sqe, (int)rw__conn_slot(c), &op->msg, MSG_NOSIGNAL);
 	}
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, RW_UD(op, RW_OP_SEND));

@@ -17,7 +17,6 @@ struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot)
 	memset(c, 0, size);
 	const struct rw_tcp_settings *st = &s->set;
 	c->srv = s;
-	c->slot = slot;
 	c->id = (s->next_seq << RW_SLOT_BITS) | slot;
 	s->next_seq += s->seq_step; /* 1, or the worker count (workers.h) */
 	c->idle_timeout = st->default_idle_timeout;
@@ -25,11 +24,17 @@ struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot)
 	c->last_active = s->loop->now_ms;
 	if (st->linger)
 		c->flags |= RW_C_LINGER;
-	rw_framer_init(&c->framer);
-	memcpy(c->framer.eol, st->default_eol, st->default_eol_len);
-	c->framer.eol_len = st->default_eol_len;
-	c->framer.single_line = st->default_single_line;
-	c->framer.max_line = (uint32_t)st->default_max_line;
+	/* A line mode by default: every connection needs its framer. */
+	if (st->default_eol_len || st->default_single_line) {
+		struct rw_conn_ext *x = rw__conn_ext(c);
+		if (!x) {
+			free(c);
+			return NULL;
+		}
+		memcpy(x->framer.eol, st->default_eol, st->default_eol_len);
+		x->framer.eol_len = st->default_eol_len;
+		x->framer.single_line = st->default_single_line;
+	}
 	/* Live list, oldest first. */
 	c->live_prev = s->live_tail;
 	if (s->live_tail)
@@ -84,7 +89,7 @@ void rw__conn_start_close(struct rw_conn *c)
 	if (!sqe)
 		return; /* the SQ is refused; the sweep tries again */
 	c->flags |= RW_C_CLOSE_SENT;
-	io_uring_prep_close_direct(sqe, c->slot);
+	io_uring_prep_close_direct(sqe, rw__conn_slot(c));
 	io_uring_sqe_set_data64(sqe, RW_UD(c, RW_OP_CLOSE));
 	c->inflight++;
 }
@@ -105,7 +110,8 @@ void rw__conn_close(struct rw_conn *c, int status, const char *text, bool aborti
 		rw__tls_close_notify(c->tls);
 	c->flags |= RW_C_CLOSING;
 	c->status = status;
-	c->status_text = text ? text : "";
+	/* Out of memory for an unusual text: Disconnected says the code's own. */
+	(void)rw__conn_set_status_text(c, text);
 	if (c->flags & RW_C_EXPOSED) {
 		c->flags |= RW_C_DISC_OWED;
 		rw__defer(l, c);
@@ -119,7 +125,13 @@ void rw__conn_close(struct rw_conn *c, int status, const char *text, bool aborti
 	}
 	/* Linger: stop receiving, let the queue drain (queue_drained closes),
 	 * but never longer than LingerTimeout. */
-	c->close_deadline = l->now_ms + (int64_t)c->srv->set.linger_timeout * 1000;
+	if (rw__conn_set_close_deadline(c, l->now_ms + (int64_t)c->srv->set.linger_timeout * 1000) < 0) {
+		/* No lingering without a deadline: say so, and close now. */
+		rw__fire_error(c->srv, c->id, RW_ENOMEM, "close: no memory to linger; queued bytes dropped");
+		c->flags |= RW_C_ABORT;
+		rw__conn_start_close(c);
+		return;
+	}
 	if (c->flags & RW_C_RECV_ARMED)
 		rw__conn_cancel(c, RW_UD(c, RW_OP_RECV));
 	rw__flush_later(l, c);
@@ -173,12 +185,10 @@ void rw__conn_destroy_now(struct rw_conn *c)
 {
 	struct rw_tcpserver *s = c->srv;
 	unlink_from_loop_lists(s->loop, c);
-	rw__slot_free(s->loop, c->slot);
+	rw__slot_free(s->loop, rw__conn_slot(c));
 	rw__sendq_clear(s->loop, c);
 	rw__tls_free(c->tls);
-	rw_framer_free(&c->framer);
-	free(c->held);
-	free(c->proxy);
+	rw__conn_ext_free(c);
 	if (c->live_prev)
 		c->live_prev->live_next = c->live_next;
 	else
@@ -227,13 +237,14 @@ void rw__conn_sweep(struct rw_tcpserver *s, int64_t now)
 {
 	for (struct rw_conn *c = s->live_head; c; c = c->live_next) {
 		if (c->flags & RW_C_CLOSING) {
-			if (!(c->flags & RW_C_CLOSE_SENT) && c->close_deadline && now >= c->close_deadline) {
+			int64_t dl = rw__conn_close_deadline(c);
+			if (!(c->flags & RW_C_CLOSE_SENT) && dl && now >= dl) {
 				c->flags |= RW_C_ABORT;
 				rw__conn_start_close(c);
 			}
 			continue;
 		}
-		if (c->proxy) {
+		if (c->ext && c->ext->proxy) {
 			rw__conn_proxy_sweep(c, now);
 			continue;
 		}

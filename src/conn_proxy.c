@@ -64,7 +64,12 @@ int rw__conn_proxy_begin(struct rw_conn *c)
 	int secs = c->srv->set.default_connection_timeout > 0 ? c->srv->set.default_connection_timeout : 30;
 	ps->deadline_ms = c->srv->loop->now_ms + (int64_t)secs * 1000;
 	ps->got_bytes = false;
-	c->proxy = ps;
+	struct rw_conn_ext *x = rw__conn_ext(c);
+	if (!x) {
+		free(ps);
+		return -RW_ENOMEM;
+	}
+	x->proxy = ps;
 	rw__conn_arm_recv(c);
 	return 0;
 }
@@ -74,15 +79,15 @@ static void proxy_fail(struct rw_conn *c, int code, const char *why)
 	char peer[RW_MAX_TEXT_ADDR], text[192];
 	rw__addr_text(&c->peer, peer, sizeof(peer));
 	snprintf(text, sizeof(text), "ProxyProtocol: %s from %s:%u", why, peer, c->peer.port);
-	free(c->proxy);
-	c->proxy = NULL;
+	free(c->ext->proxy);
+	c->ext->proxy = NULL;
 	rw__fire_error(c->srv, 0, code, text);
 	rw__conn_close(c, code, "ProxyProtocol", true);
 }
 
 void rw__conn_proxy_input(struct rw_conn *c, const uint8_t *data, size_t len)
 {
-	struct rw_proxy_state *ps = c->proxy;
+	struct rw_proxy_state *ps = c->ext->proxy;
 	size_t used = 0;
 	ps->got_bytes = true;
 	int rc = rw_proxy_feed(&ps->parser, data, len, &used);
@@ -100,7 +105,8 @@ void rw__conn_proxy_input(struct rw_conn *c, const uint8_t *data, size_t len)
 		memcpy(c->peer.bytes, h->src, h->family == 4 ? 4 : 16);
 	}
 	free(ps);
-	c->proxy = NULL;
+	c->ext->proxy = NULL;
+	rw__conn_ext_trim(c);
 	struct rw_tcpserver *s = c->srv;
 	if (rw__conn_limit_reached(s)) {
 		s->rejected++;
@@ -122,17 +128,17 @@ void rw__conn_proxy_input(struct rw_conn *c, const uint8_t *data, size_t len)
 
 void rw__conn_proxy_eof(struct rw_conn *c)
 {
-	if (c->proxy->got_bytes) {
+	if (c->ext->proxy->got_bytes) {
 		proxy_fail(c, RW_ECONNRESET, "connection closed inside the PROXY header");
 		return;
 	}
-	free(c->proxy);
-	c->proxy = NULL;
+	free(c->ext->proxy);
+	c->ext->proxy = NULL;
 	rw__conn_close(c, 0, "", true); /* a TCP health check: no event */
 }
 
 void rw__conn_proxy_sweep(struct rw_conn *c, int64_t now)
 {
-	if (now >= c->proxy->deadline_ms)
+	if (now >= c->ext->proxy->deadline_ms)
 		proxy_fail(c, RW_ETIMEDOUT, "no complete PROXY header in time");
 }

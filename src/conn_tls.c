@@ -234,8 +234,8 @@ void rw__conn_tls_input(struct rw_conn *c, const uint8_t *data, size_t len)
 void rw__conn_tls_switch(struct rw_conn *c, const uint8_t *rest, size_t len)
 {
 	c->flags &= ~RW_C_TLS_SWITCH;
-	size_t n;
-	uint8_t *kept = rw_framer_take_kept(&c->framer, &n);
+	size_t n = 0;
+	uint8_t *kept = c->ext ? rw_framer_take_kept(&c->ext->framer, &n) : NULL;
 	if (kept) {
 		rw__conn_tls_input(c, kept, n);
 		free(kept);

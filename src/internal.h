@@ -139,33 +139,30 @@ struct rw_addr {
 	uint8_t bytes[16];
 };
 
+/* A connection, as every open one needs it: laid out without holes, 160 B
+ * (DESIGN.md §4a). What only some connections need at a time lives in the
+ * extension below. The slot number is the low RW_SLOT_BITS of the id. */
 struct rw_conn {
 	_Alignas(16) struct rw_tcpserver *srv;
 	rw_connid id;
-	uint32_t slot;
 	uint32_t flags;
+	int32_t status;             /* Disconnected status code */
 	uint16_t inflight;
-	int16_t status_idx;     /* unused placeholder for alignment */
-	int status;             /* Disconnected status code */
-	const char *status_text;
+	uint16_t files_pending;     /* FILE chunks queued (SendFile) */
+	uint32_t sq_bytes;          /* copied bytes queued (counts against SendQueueLimit) */
 	struct rw_chunk *sq_head, *sq_tail;
-	uint32_t sq_bytes;      /* copied bytes queued (counts against SendQueueLimit) */
-	int64_t bytes_sent;     /* BytesSent of the last send call */
-	int64_t last_active;    /* loop clock, ms */
-	int64_t close_deadline; /* lingering close gives up at this time (ms) */
-	int idle_timeout;       /* seconds */
-	int timeout;            /* seconds; > 0 = blocking sends */
+	int64_t bytes_sent;         /* BytesSent of the last send call */
+	int64_t last_active;        /* loop clock, ms */
+	int32_t idle_timeout;       /* seconds */
+	int32_t timeout;            /* seconds; > 0 = blocking sends */
 	void *user_data;
-	uint8_t *held;          /* received bytes withheld while paused */
-	uint32_t held_len, held_cap;
-	uint16_t files_pending; /* FILE chunks queued (SendFile) */
 	struct rw_send_op *send_op; /* the send in flight, for cancellation */
 	struct rw_tls *tls;         /* NULL for plaintext */
 	struct rw_conn *live_prev, *live_next; /* the server's live list, oldest first */
 	struct rw_conn *flush_next, *defer_next;
-	struct rw_addr peer, local;
-	rw_framer framer;
-	struct rw_proxy_state *proxy; /* ProxyProtocol: header still awaited (conn_proxy.c) */
+	struct rw_conn_ext *ext;    /* NULL while nothing rare is in use */
+	struct rw_addr peer;
+	uint8_t local;              /* index in the server's local addresses; RW_LOCAL_EXT: ext->local */
 	/* The server's layer_size bytes of protocol-layer state follow (rw__conn_layer). */
 };
 _Static_assert(sizeof(struct rw_conn) % 16 == 0, "the layer after a connection is 16-byte aligned");
@@ -177,6 +174,32 @@ static inline void *rw__conn_layer(const struct rw_conn *c)
 {
 	return (uint8_t *)(uintptr_t)c + sizeof(struct rw_conn);
 }
+
+static inline uint32_t rw__conn_slot(const struct rw_conn *c)
+{
+	return (uint32_t)(c->id & RW_SLOT_MASK);
+}
+
+/* The rare part of a connection (conn_ext.c): allocated when first needed
+ * (rw__conn_ext), freed when nothing in it is in use any more
+ * (rw__conn_ext_trim), so an idle raw-mode connection has none and raw-mode
+ * echo never touches it. Without it a connection is in raw mode with the
+ * server's MaxLineLength, holds no bytes and awaits no PROXY header. */
+struct rw_conn_ext {
+	rw_framer framer;           /* line modes, RecordLength, its own MaxLineLength */
+	uint8_t *held;              /* received bytes withheld while paused */
+	uint32_t held_len, held_cap;
+	int64_t close_deadline;     /* lingering close gives up at this time (ms) */
+	const char *status_text;    /* Disconnected's text, when not rw_strerror(status) */
+	struct rw_proxy_state *proxy; /* ProxyProtocol: header still awaited (conn_proxy.c) */
+	struct rw_addr local;       /* when the server's table of local addresses is full */
+};
+
+/* Local addresses: a connection keeps the index of its local address in its
+ * server's table (one entry per address the listener was reached at); past
+ * RW_LOCAL_MAX distinct addresses it keeps the address in its extension. */
+#define RW_LOCAL_MAX 255u
+#define RW_LOCAL_EXT 255u
 
 /* ---- listener and loop --------------------------------------------------- */
 struct rw_listener {
@@ -286,6 +309,8 @@ struct rw_tcpserver {
 	void *layer;                    /* its server object */
 	uint32_t layer_size;            /* its state per connection (rw__conn_layer); fixed
 	                                 * before the first connection */
+	struct rw_addr *locals;         /* local addresses of connections (RW_LOCAL_MAX) */
+	uint32_t local_count;
 	/* Workers=N (workers.h). The public object: its workers, and how to make
 	 * them (NULL: TCPServer's). A worker server: its worker, the object's
 	 * live-connection count and MaxConnections (shared by all workers), and
@@ -376,6 +401,30 @@ void rw__conn_pause(struct rw_conn *c);
 void rw__conn_sweep(struct rw_tcpserver *s, int64_t now);
 struct rw_conn *rw__conn_find(const struct rw_tcpserver *s, rw_connid id);
 void rw__conn_destroy_now(struct rw_conn *c);
+
+/* conn_ext.c: the extension. rw__conn_ext returns it, allocating it (raw
+ * mode, the server's MaxLineLength) when there is none; NULL: out of memory.
+ * rw__conn_ext_trim frees it when nothing in it is in use (never inside the
+ * connection's DataIn, nor once it is closing). */
+struct rw_conn_ext *rw__conn_ext(struct rw_conn *c);
+void rw__conn_ext_trim(struct rw_conn *c);
+void rw__conn_ext_free(struct rw_conn *c);
+static inline uint32_t rw__conn_held_len(const struct rw_conn *c)
+{
+	return c->ext ? c->ext->held_len : 0;
+}
+/* The framer's settings for reading: the extension's, or raw mode's. */
+void rw__conn_framer_view(const struct rw_conn *c, rw_framer *out);
+/* Disconnected's description; the close's text when it is not the code's own. */
+const char *rw__conn_status_text(const struct rw_conn *c);
+int rw__conn_set_status_text(struct rw_conn *c, const char *text);
+/* A lingering close's deadline (ms); 0 when none. Setting it can fail: -RW_ENOMEM. */
+int64_t rw__conn_close_deadline(const struct rw_conn *c);
+int rw__conn_set_close_deadline(struct rw_conn *c, int64_t at);
+/* The connection's local address: its index in the server's table, or in the
+ * extension when the table is full. Setting it can fail: -RW_ENOMEM. */
+int rw__conn_set_local(struct rw_conn *c, const struct rw_addr *a);
+const struct rw_addr *rw__conn_local(const struct rw_conn *c);
 
 /* conn_tls.c */
 int rw__conn_tls_start(struct rw_conn *c, bool implicit);

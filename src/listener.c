@@ -257,7 +257,11 @@ static void admit(struct rw_tcpserver *s, int fd)
 		return;
 	}
 	c->peer = peer;
-	c->local = local;
+	if (rw__conn_set_local(c, &local) < 0) {
+		rw__fire_error(s, 0, RW_ENOMEM, "accept: cannot admit connection");
+		rw__conn_close(c, RW_ENOMEM, "", true);
+		return;
+	}
 	if (s->set.proxy_protocol) {
 		if (rw__conn_proxy_begin(c) < 0) {
 			rw__fire_error(s, 0, RW_ENOMEM, "accept: cannot admit connection");

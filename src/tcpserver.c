@@ -178,6 +178,7 @@ RW_API void rw_tcpserver_free(rw_tcpserver *s)
 	}
 	rw__ssl_ctxs_free(s);
 	rw__settings_free(&s->set);
+	free(s->locals);
 	free(s);
 }
 

@@ -181,14 +181,14 @@ static int conn_config(struct rw_tcpserver *s, const rw_cfg_item *it, char *out,
 	int64_t n = 0;
 	if (rw_cfg_name_is(it, "MaxLineLength")) {
 		if (!it->has_value)
-			return put(out, len, "%u", c->framer.max_line);
+			return put(out, len, "%d", rw_tcpserver_get_max_line_length(s, c->id));
 		return rw_tcpserver_set_max_line_length(s, c->id, rw_cfg_parse_int(it->value, 0, 1 << 30, &n) < 0 ? -1 : (int)n);
 	}
 	if (rw_cfg_name_is(it, "IdleTimeout") || rw_cfg_name_is(it, "Timeout") || rw_cfg_name_is(it, "RecordLength")) {
 		int *field = rw_cfg_name_is(it, "Timeout") ? &c->timeout : &c->idle_timeout;
 		if (rw_cfg_name_is(it, "RecordLength")) {
 			if (!it->has_value)
-				return put(out, len, "%u", c->framer.record_len);
+				return put(out, len, "%d", rw_tcpserver_get_record_length(s, c->id));
 			if (rw_cfg_parse_int(it->value, 0, 1 << 30, &n) < 0)
 				return -RW_EBAD_VALUE;
 			return rw_tcpserver_change_record_length(s, c->id, (int)n);
@@ -205,7 +205,7 @@ static int conn_config(struct rw_tcpserver *s, const rw_cfg_item *it, char *out,
 	if (rw_cfg_name_is(it, "RemoteHost"))
 		return rw__addr_text(&c->peer, out, len);
 	if (rw_cfg_name_is(it, "LocalAddress"))
-		return rw__addr_text(&c->local, out, len);
+		return rw__addr_text(rw__conn_local(c), out, len);
 	if (rw_cfg_name_is(it, "RemotePort"))
 		return put(out, len, "%u", c->peer.port);
 	if (rw_cfg_name_is(it, "BytesSent"))

@@ -34,8 +34,13 @@ RW_API int rw_tcpserver_drain(rw_tcpserver *s, int deadline_ms)
 			continue;
 		if (now >= s->drain_deadline)
 			rw__conn_close(c, 0, "OK", true); /* abort: drop the queue */
-		else if (!c->close_deadline || c->close_deadline > s->drain_deadline)
-			c->close_deadline = s->drain_deadline;
+		else if ((!rw__conn_close_deadline(c) || rw__conn_close_deadline(c) > s->drain_deadline) &&
+		         rw__conn_set_close_deadline(c, s->drain_deadline) < 0)
+		{
+			/* No memory for a deadline: drop the queue now rather than wait forever. */
+			rw__fire_error(s, c->id, RW_ENOMEM, "drain: no memory for a deadline; queued bytes dropped");
+			rw__conn_close(c, RW_ENOMEM, "OK", true);
+		}
 	}
 	if (l->next_sweep_ms > s->drain_deadline)
 		l->next_sweep_ms = s->drain_deadline;

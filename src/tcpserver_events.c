@@ -28,7 +28,7 @@ void rw__fire_disconnected(struct rw_conn *c)
 {
 	struct rw_tcpserver *s = c->srv;
 	if (s->ev.disconnected && !s->freeing) {
-		rw_tcpserver_disconnected e = {c->id, c->status, c->status_text ? c->status_text : ""};
+		rw_tcpserver_disconnected e = {c->id, c->status, rw__conn_status_text(c)};
 		s->ev.disconnected(s, &e, s->user);
 	}
 }

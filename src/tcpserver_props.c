@@ -15,6 +15,15 @@
 	if (!c)                                     \
 		return -RW_EINVALID_CONNID
 
+/* The framer to change: the extension's, made on first need (raw mode
+ * without one). The extension is trimmed again once it is back to raw mode
+ * (after the next input), so a setter only allocates. */
+static rw_framer *framer_of(struct rw_conn *c)
+{
+	struct rw_conn_ext *x = rw__conn_ext(c);
+	return x ? &x->framer : NULL;
+}
+
 static int copy_str(const char *v, char *buf, size_t len)
 {
 	size_t n = strlen(v);
@@ -163,9 +172,11 @@ RW_API int rw_tcpserver_set_connected(rw_tcpserver *s, rw_connid id, bool on)
 RW_API int rw_tcpserver_get_eol(const rw_tcpserver *s, rw_connid id, uint8_t *buf, size_t len)
 {
 	CONN_OR_FAIL(s, id);
+	rw_framer f;
+	rw__conn_framer_view(c, &f);
 	if (buf)
-		memcpy(buf, c->framer.eol, c->framer.eol_len < len ? c->framer.eol_len : len);
-	return c->framer.eol_len;
+		memcpy(buf, f.eol, f.eol_len < len ? f.eol_len : len);
+	return f.eol_len;
 }
 
 RW_API int rw_tcpserver_set_eol(rw_tcpserver *s, rw_connid id, const void *eol, size_t len)
@@ -173,9 +184,14 @@ RW_API int rw_tcpserver_set_eol(rw_tcpserver *s, rw_connid id, const void *eol, 
 	CONN_OR_FAIL(s, id);
 	if (len > RW_FRAMER_EOL_MAX || (len && !eol))
 		return -RW_EBAD_VALUE;
+	if (!len && !c->ext)
+		return 0; /* raw mode already */
+	rw_framer *f = framer_of(c);
+	if (!f)
+		return -RW_ENOMEM;
 	if (len)
-		memcpy(c->framer.eol, eol, len);
-	c->framer.eol_len = (uint8_t)len;
+		memcpy(f->eol, eol, len);
+	f->eol_len = (uint8_t)len;
 	return 0;
 }
 
@@ -194,13 +210,15 @@ RW_API int rw_tcpserver_set_idle_timeout(rw_tcpserver *s, rw_connid id, int seco
 RW_API int rw_tcpserver_get_local_address(const rw_tcpserver *s, rw_connid id, char *buf, size_t len)
 {
 	CONN_OR_FAIL(s, id);
-	return rw__addr_text(&c->local, buf, len);
+	return rw__addr_text(rw__conn_local(c), buf, len);
 }
 
 RW_API int rw_tcpserver_get_max_line_length(const rw_tcpserver *s, rw_connid id)
 {
 	CONN_OR_FAIL(s, id);
-	return (int)c->framer.max_line;
+	rw_framer f;
+	rw__conn_framer_view(c, &f);
+	return (int)f.max_line;
 }
 
 RW_API int rw_tcpserver_set_max_line_length(rw_tcpserver *s, rw_connid id, int bytes)
@@ -208,7 +226,12 @@ RW_API int rw_tcpserver_set_max_line_length(rw_tcpserver *s, rw_connid id, int b
 	CONN_OR_FAIL(s, id);
 	if (bytes < RW_FRAMER_MIN_LINE)
 		return -RW_EBAD_VALUE;
-	c->framer.max_line = (uint32_t)bytes;
+	if (!c->ext && bytes == s->set.default_max_line)
+		return 0;
+	rw_framer *f = framer_of(c);
+	if (!f)
+		return -RW_ENOMEM;
+	f->max_line = (uint32_t)bytes;
 	return 0;
 }
 
@@ -221,7 +244,7 @@ RW_API int rw_tcpserver_get_ready_to_send(const rw_tcpserver *s, rw_connid id)
 RW_API int rw_tcpserver_get_record_length(const rw_tcpserver *s, rw_connid id)
 {
 	CONN_OR_FAIL(s, id);
-	return (int)c->framer.record_len;
+	return c->ext ? (int)c->ext->framer.record_len : 0;
 }
 
 RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int length)
@@ -229,7 +252,12 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
 	CONN_OR_FAIL(s, id);
 	if (length < 0)
 		return -RW_EBAD_VALUE;
-	c->framer.record_len = (uint32_t)length;
+	if (!length && !c->ext)
+		return 0;
+	rw_framer *f = framer_of(c);
+	if (!f)
+		return -RW_ENOMEM;
+	f->record_len = (uint32_t)length;
 	return 0;
 }
 
@@ -248,13 +276,18 @@ RW_API int rw_tcpserver_get_remote_port(const rw_tcpserver *s, rw_connid id)
 RW_API int rw_tcpserver_get_single_line_mode(const rw_tcpserver *s, rw_connid id)
 {
 	CONN_OR_FAIL(s, id);
-	return c->framer.single_line;
+	return c->ext && c->ext->framer.single_line;
 }
 
 RW_API int rw_tcpserver_set_single_line_mode(rw_tcpserver *s, rw_connid id, bool on)
 {
 	CONN_OR_FAIL(s, id);
-	c->framer.single_line = on;
+	if (!on && !c->ext)
+		return 0;
+	rw_framer *f = framer_of(c);
+	if (!f)
+		return -RW_ENOMEM;
+	f->single_line = on;
 	return 0;
 }
 
