@@ -10,8 +10,9 @@
 
 struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot)
 {
+	/* From the loop's slab: no malloc header, 16-byte aligned (the CQE tags). */
 	size_t size = sizeof(struct rw_conn) + (((size_t)s->layer_size + 15) & ~(size_t)15);
-	struct rw_conn *c = aligned_alloc(16, size);
+	struct rw_conn *c = rw__slab_alloc(&s->loop->conn_caches, size);
 	if (!c)
 		return NULL;
 	memset(c, 0, size);
@@ -28,7 +29,7 @@ struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot)
 	if (st->default_eol_len || st->default_single_line) {
 		struct rw_conn_ext *x = rw__conn_ext(c);
 		if (!x) {
-			free(c);
+			rw__slab_put(c);
 			return NULL;
 		}
 		memcpy(x->framer.eol, st->default_eol, st->default_eol_len);
@@ -198,7 +199,7 @@ void rw__conn_destroy_now(struct rw_conn *c)
 	else
 		s->live_tail = c->live_prev;
 	s->open_count--;
-	free(c);
+	rw__slab_put(c);
 }
 
 void rw__conn_deferred(struct rw_conn *c)

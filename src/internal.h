@@ -10,6 +10,7 @@
 #include "proto/framer.h"
 #include "proto/addr_match.h"
 #include "tls_filter.h"
+#include "conn_slab.h"
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -226,6 +227,7 @@ struct rw_loop {
 	struct rw_chunk_pool pool;
 	struct rw_send_op *free_ops;
 	unsigned free_op_count;
+	struct rw_slab_cache *conn_caches; /* connection objects (conn_slab.h) */
 	struct rw_tcpserver *servers; /* servers attached to this loop */
 	unsigned server_count;
 	struct rw_loop_client *clients; /* other components (DTLSServer) */

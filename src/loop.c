@@ -102,6 +102,7 @@ RW_API int rw_loop_free(rw_loop *l)
 	rw_bufring_exit(&l->bufring, &l->ring);
 	rw_ring_exit(&l->ring);
 	rw__pool_free_all(&l->pool);
+	rw__slab_caches_free(&l->conn_caches);
 	while (l->free_ops) {
 		struct rw_send_op *op = l->free_ops;
 		l->free_ops = op->next_free;
