@@ -140,9 +140,10 @@ struct rw_addr {
 	uint8_t bytes[16];
 };
 
-/* A connection, as every open one needs it: laid out without holes, 160 B
- * (DESIGN.md §4a). What only some connections need at a time lives in the
- * extension below. The slot number is the low RW_SLOT_BITS of the id. */
+/* A connection, as every open one needs it: laid out without holes, 160 B,
+ * from the loop's slab (conn_slab.h). What only some connections need at a
+ * time lives in the extension below. The slot number is the low RW_SLOT_BITS
+ * of the id. */
 struct rw_conn {
 	_Alignas(16) struct rw_tcpserver *srv;
 	rw_connid id;
@@ -167,6 +168,7 @@ struct rw_conn {
 	/* The server's layer_size bytes of protocol-layer state follow (rw__conn_layer). */
 };
 _Static_assert(sizeof(struct rw_conn) % 16 == 0, "the layer after a connection is 16-byte aligned");
+_Static_assert(sizeof(struct rw_conn) <= 160, "every open connection pays for each byte here: put rare state in rw_conn_ext");
 
 /* The protocol layer's per-connection state (WSServer): the server's
  * layer_size bytes right after the connection, in the same allocation,

@@ -30,8 +30,8 @@
  * shared, payloads are unmasked in place); sends copy into a bounded queue
  * (SendQueueLimit, default 1 MiB); BufferMessage holds at most MaxMessageSize.
  * An idle WebSocket (between messages) keeps a small struct and its request
- * metadata: measured (tests/ws/test_ws_memory.c, glibc, 64-bit) 224 bytes of
- * heap on top of the TCP engine's 352 per connection, 576 in all, with or
+ * metadata: measured (tests/ws/test_ws_memory.c, glibc, 64-bit) 220 bytes of
+ * heap on top of the TCP engine's 164 per connection, 384 in all, with or
  * without permessage-deflate. The frame parser and message state exist only
  * while a frame or message is open (from a per-server pool); the request
  * headers are kept after the handshake only with KeepRequestHeaders=True.
