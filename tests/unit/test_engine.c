@@ -4,7 +4,8 @@
  * loop serves two servers, and an idle connection costs at most 200 bytes of
  * heap (its 160 B struct rw_conn from the loop's slab, no malloc header, no
  * framer or other state while it is idle in raw mode; the margin covers the
- * slab's 16 KiB granularity and the sanitizer's allocator). Clients are plain blocking sockets in a thread. */
+ * slab's 16 KiB granularity and the sanitizer's allocator), and no more
+ * once it has been in line mode and is back in raw mode. Clients are plain blocking sockets in a thread. */
 #include <ringworks/ringworks.h>
 
 #include <arpa/inet.h>
@@ -267,5 +268,70 @@ Test(engine, idle_connection_heap_cost)
 		close(fds[i]);
 	pump(s, &st.disconnected, N + 1, 30);
 	cr_assert_eq(st.disconnected, N + 1);
+	rw_tcpserver_free(s);
+}
+
+/* Line mode on and off again: the connection's framer state goes once the
+ * next input finds it back in raw mode, so it costs what an idle one does. */
+enum { LM_N = 500 };
+struct lm_state {
+	int connected, data;
+	rw_connid ids[LM_N + 1];
+};
+static void lm_connected(rw_tcpserver *s, const rw_tcpserver_connected *e, void *u)
+{
+	struct lm_state *st = u;
+	if (st->connected <= LM_N)
+		st->ids[st->connected] = e->connection_id;
+	st->connected++;
+}
+static void lm_data(rw_tcpserver *s, const rw_tcpserver_data_in *e, void *u)
+{
+	cr_assert_eq(e->text_len, 1);
+	cr_assert(e->eol, "raw mode again: the byte is a whole unit");
+	((struct lm_state *)u)->data++;
+}
+
+Test(engine, line_mode_state_goes_back_to_raw)
+{
+	static struct lm_state st;
+	rw_tcpserver *s = rw_tcpserver_new();
+	cr_assert_eq(rw_tcpserver_set_local_host(s, "127.0.0.1"), 0);
+	cr_assert_eq(rw_tcpserver_config(s, "DoEventsTimeout=20", NULL, 0), 0);
+	cr_assert_eq(rw_tcpserver_config(s, "MaxConnections=1000", NULL, 0), 0);
+	rw_tcpserver_set_events(s, &(rw_tcpserver_events){.connected = lm_connected, .data_in = lm_data}, &st);
+	cr_assert_eq(rw_tcpserver_set_connection_backlog(s, 1024), 0);
+	cr_assert_eq(rw_tcpserver_start_listening(s), 0);
+	int port = rw_tcpserver_get_local_port(s);
+	static int fds[LM_N];
+	for (int i = 0; i < LM_N; i++) {
+		fds[i] = connect_to(port);
+		if (i % 64 == 63)
+			rw_tcpserver_do_events(s);
+	}
+	pump(s, &st.connected, LM_N, 30);
+	cr_assert_eq(st.connected, LM_N);
+	double idle = heap_in_use();
+	for (int i = 0; i < LM_N; i++)
+		cr_assert_eq(rw_tcpserver_set_eol(s, st.ids[i], "\r\n", 2), 0);
+	double lines = heap_in_use();
+	cr_assert_geq((lines - idle) / LM_N, 64.0, "line mode keeps framer state (%.1f B)", (lines - idle) / LM_N);
+	uint8_t eol[4];
+	cr_assert_eq(rw_tcpserver_get_eol(s, st.ids[0], eol, sizeof eol), 2);
+	cr_assert(!memcmp(eol, "\r\n", 2));
+	for (int i = 0; i < LM_N; i++)
+		cr_assert_eq(rw_tcpserver_set_eol(s, st.ids[i], NULL, 0), 0);
+	for (int i = 0; i < LM_N; i++)
+		cr_assert_eq(write(fds[i], "x", 1), 1);
+	pump(s, &st.data, LM_N, 30);
+	cr_assert_eq(st.data, LM_N);
+	double after = heap_in_use();
+	cr_log_info("heap per connection: line mode %.1f B more, back to raw %.1f B more", (lines - idle) / LM_N,
+	            (after - idle) / LM_N);
+	cr_assert_leq((after - idle) / LM_N, 8.0, "back in raw mode a connection keeps %.1f B more",
+	              (after - idle) / LM_N);
+	cr_assert_eq(rw_tcpserver_get_eol(s, st.ids[0], eol, sizeof eol), 0);
+	for (int i = 0; i < LM_N; i++)
+		close(fds[i]);
 	rw_tcpserver_free(s);
 }
