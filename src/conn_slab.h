@@ -1,10 +1,13 @@
-/* src/conn_slab.h: fixed-size objects carved from 16 KiB slabs, for the
+/* src/conn_slab.h: fixed-size objects carved from 32 KiB slabs, for the
  * connections of a loop (struct rw_conn + its server's layer_size), so that a
  * connection costs its size and no malloc header or rounding.
  *
- * Each slab is one malloc block of 16 KiB aligned to 16 KiB (so the heap's
+ * Each slab is one malloc block of 32 KiB aligned to 32 KiB (so the heap's
  * statistics see it), and an object finds its slab header by masking its
- * address. A slab hands out fresh objects from its end
+ * address. The alignment costs a gap before each slab, which the heap fills
+ * with other blocks or leaves untouched but for its header pages (measured on
+ * glibc with nothing else allocated: 25 % more RSS than the slabs' size at
+ * 32 KiB, 50 % at 16 KiB; 64 KiB would go past malloc's mmap threshold). A slab hands out fresh objects from its end
  * first and reuses freed ones (its own free list) after that, so pages of a
  * slab are touched only when a connection needs them. Objects are 16-byte
  * aligned (CQE user_data tags use the 4 low bits) and not zeroed.
@@ -23,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RW_SLAB_BYTES ((size_t)16 * 1024)
+#define RW_SLAB_BYTES ((size_t)32 * 1024)
 
 struct rw_slab;
 

@@ -4,7 +4,7 @@
  * loop serves two servers, and an idle connection costs at most 200 bytes of
  * heap (its 160 B struct rw_conn from the loop's slab, no malloc header, no
  * framer or other state while it is idle in raw mode; the margin covers the
- * slab's 16 KiB granularity and the sanitizer's allocator), and no more
+ * slab's 32 KiB granularity and the sanitizer's allocator), and no more
  * once it has been in line mode and is back in raw mode. Clients are plain blocking sockets in a thread. */
 #include <ringworks/ringworks.h>
 
