@@ -157,6 +157,8 @@ void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe)
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		c->last_active = l->now_ms;
 		const uint8_t *data = rw_bufring_addr(&l->bufring, bid);
+		/* Held while delivered; a send of these bytes may keep it longer. */
+		rw_bufring_hold(&l->bufring, bid);
 		if (!(c->flags & RW_C_CLOSING)) {
 			if (c->ext && c->ext->proxy)
 				rw__conn_proxy_input(c, data, (size_t)cqe->res);
@@ -165,7 +167,7 @@ void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe)
 			else
 				rw__conn_accept_plain(c, data, (size_t)cqe->res);
 		}
-		rw_bufring_recycle(&l->bufring, bid);
+		rw_bufring_unref(&l->bufring, bid);
 	} else if (cqe->res == 0) {
 		if (!(c->flags & RW_C_CLOSING))
 			rw__conn_peer_eof(c);
@@ -330,7 +332,7 @@ static void consume(struct rw_conn *c, size_t n)
 			take = n;
 		ch->off += (uint32_t)take;
 		n -= take;
-		if (ch->kind == RW_CHUNK_COPY)
+		if (ch->kind == RW_CHUNK_COPY || ch->kind == RW_CHUNK_RING || ch->kind == RW_CHUNK_HEAP)
 			c->sq_bytes -= (uint32_t)take;
 		if (ch->off < ch->len)
 			break;

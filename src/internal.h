@@ -59,14 +59,20 @@ struct rw_conn;
 typedef ssize_t (*rw_input_fn)(struct rw_conn *c, uint8_t *data, size_t len);
 
 /* ---- send queue ---------------------------------------------------------- */
-enum rw_chunk_kind { RW_CHUNK_COPY, RW_CHUNK_OWNED, RW_CHUNK_FILE };
+/* RING: bytes sent from where they were received (a provided buffer the
+ * chunk holds a reference on) instead of a copy; HEAP: bytes inside a heap
+ * buffer adopted from a layer (rw__lend_begin), freed with the chunk. Both
+ * count like COPY. */
+enum rw_chunk_kind { RW_CHUNK_COPY, RW_CHUNK_OWNED, RW_CHUNK_FILE, RW_CHUNK_RING, RW_CHUNK_HEAP };
 
 struct rw_chunk {
 	struct rw_chunk *next;
-	uint8_t *data;     /* COPY: inline storage; OWNED: caller memory; FILE: read buffer */
+	uint8_t *data;     /* COPY: inline storage; OWNED: caller memory; FILE: read buffer;
+	                    * RING: inside receive buffer `bid`; HEAP: inside `arg` */
 	uint32_t off, len; /* unsent bytes are data[off, len) */
 	uint32_t cap;
 	uint8_t kind;
+	uint16_t bid;     /* RING */
 	uint16_t zc_refs; /* zero-copy sends whose notification has not come yet */
 	bool consumed;    /* fully sent; released when zc_refs drops to 0 */
 	/* OWNED */
@@ -213,6 +219,15 @@ struct rw_listener {
 	unsigned inflight;
 };
 
+/* A heap buffer whose bytes an event is delivering, which one send of those
+ * bytes may adopt instead of copying (then `taken`, and the deliverer must
+ * not free it). */
+struct rw_lend {
+	uint8_t *base;
+	size_t len;
+	bool taken;
+};
+
 struct rw_loop {
 	struct rw_ring ring;
 	struct rw_bufring bufring;
@@ -239,6 +254,7 @@ struct rw_loop {
 	 * the worker's lock while the thread sleeps in the kernel. */
 	int (*wait_hook)(struct rw_loop *l, int timeout_ms);
 	void *wait_arg;
+	struct rw_lend lend; /* a heap buffer a DataIn is delivering (sendq.c) */
 };
 
 /* ---- server -------------------------------------------------------------- */
@@ -381,6 +397,11 @@ int rw__sendq_append_owned(struct rw_conn *c, const void *data, size_t len,
                            void (*release)(const void *, void *), void *arg);
 int rw__sendq_append_file(struct rw_conn *c, int fd, int64_t size);
 void rw__chunk_release(struct rw_loop *loop, struct rw_chunk *ch);
+/* Offer malloc'd `base` to the sends of the event about to fire; returns the
+ * previous offer (nested turns), for rw__lend_end, which says whether a send
+ * took the buffer (else the caller still owns it). */
+struct rw_lend rw__lend_begin(struct rw_loop *loop, uint8_t *base, size_t len);
+bool rw__lend_end(struct rw_loop *loop, struct rw_lend prev);
 void rw__sendq_clear(struct rw_loop *loop, struct rw_conn *c);
 struct rw_send_op *rw__send_op_get(struct rw_loop *loop);
 void rw__send_op_put(struct rw_loop *loop, struct rw_send_op *op);

@@ -3,7 +3,9 @@
  * A queue is a list of chunks: COPY chunks hold bytes copied in by send (two
  * size classes from a loop-wide free list, so a steady echo allocates
  * nothing), OWNED chunks point at caller memory released by callback, FILE
- * chunks stream a file through one read buffer. Only COPY bytes count against
+ * chunks stream a file through one read buffer, RING chunks send bytes from
+ * the receive buffer they arrived in (an echo or a forward of what DataIn is
+ * delivering: no copy). Only COPY and RING bytes count against
  * SendQueueLimit. An idle connection holds no chunk. */
 #include "internal.h"
 
@@ -15,6 +17,10 @@
 #define POOL_KEEP_SMALL 4096u
 #define POOL_KEEP_LARGE 256u
 #define OPS_KEEP 4096u
+/* Bytes still inside a receive buffer are queued by reference from this size
+ * on (below it a copy costs less than holding a 16 KiB buffer), while queued
+ * sends hold fewer than half of the buffers, so receiving never starves. */
+#define RING_SEND_MIN 1024u /* also for an adopted heap buffer */
 
 /* A COPY chunk for `want` bytes: TINY only when `tiny_ok` (an empty queue). */
 static struct rw_chunk *chunk_new(struct rw_chunk_pool *pool, uint32_t want, bool tiny_ok)
@@ -73,6 +79,19 @@ void rw__chunk_release(struct rw_loop *l, struct rw_chunk *ch)
 	case RW_CHUNK_COPY:
 		chunk_to_pool(&l->pool, ch);
 		break;
+	case RW_CHUNK_HEAP:
+		free(ch->arg);
+		ch->kind = RW_CHUNK_COPY;
+		ch->data = ch->inline_data;
+		chunk_to_pool(&l->pool, ch);
+		break;
+	case RW_CHUNK_RING:
+		l->bufring.lent--;
+		rw_bufring_unref(&l->bufring, ch->bid);
+		ch->kind = RW_CHUNK_COPY;
+		ch->data = ch->inline_data;
+		chunk_to_pool(&l->pool, ch);
+		break;
 	case RW_CHUNK_OWNED:
 		if (ch->release)
 			ch->release(ch->data, ch->arg);
@@ -109,8 +128,72 @@ static void enqueue(struct rw_conn *c, struct rw_chunk *ch)
 	c->sq_tail = ch;
 }
 
+/* `data` lies in a receive buffer that is being delivered (or already sent
+ * from): queue a reference to it, no copy. The buffer cannot change until the
+ * reference drops (the kernel refills only what is back in the ring). */
+static bool append_ring(struct rw_loop *l, struct rw_conn *c, const uint8_t *data, uint32_t len)
+{
+	struct rw_bufring *b = &l->bufring;
+	if (len < RING_SEND_MIN || b->lent >= b->count / 2)
+		return false;
+	int bid = rw_bufring_find(b, data, len);
+	if (bid < 0 || !b->refs[bid])
+		return false;
+	struct rw_chunk *ch = chunk_new(&l->pool, 0, true);
+	if (!ch)
+		return false;
+	if (!rw_bufring_ref(b, (unsigned)bid)) {
+		chunk_to_pool(&l->pool, ch);
+		return false;
+	}
+	b->lent++;
+	ch->kind = RW_CHUNK_RING;
+	ch->bid = (uint16_t)bid;
+	ch->data = (uint8_t *)data;
+	ch->len = len;
+	enqueue(c, ch);
+	c->sq_bytes += len;
+	return true;
+}
+
+struct rw_lend rw__lend_begin(struct rw_loop *l, uint8_t *base, size_t len)
+{
+	struct rw_lend prev = l->lend;
+	l->lend = (struct rw_lend){base, len, false};
+	return prev;
+}
+
+bool rw__lend_end(struct rw_loop *l, struct rw_lend prev)
+{
+	bool taken = l->lend.taken;
+	l->lend = prev;
+	return taken;
+}
+
+/* `data` lies in the heap buffer on offer (rw__lend_begin): the first such
+ * send adopts the buffer, later ones copy. */
+static bool append_heap(struct rw_loop *l, struct rw_conn *c, const uint8_t *data, uint32_t len)
+{
+	struct rw_lend *o = &l->lend;
+	if (len < RING_SEND_MIN || !o->base || o->taken || data < o->base || data + len > o->base + o->len)
+		return false;
+	struct rw_chunk *ch = chunk_new(&l->pool, 0, true);
+	if (!ch)
+		return false;
+	o->taken = true;
+	ch->kind = RW_CHUNK_HEAP;
+	ch->arg = o->base;
+	ch->data = (uint8_t *)data;
+	ch->len = len;
+	enqueue(c, ch);
+	c->sq_bytes += len;
+	return true;
+}
+
 uint32_t rw__sendq_append(struct rw_loop *l, struct rw_conn *c, const uint8_t *data, uint32_t len)
 {
+	if (append_ring(l, c, data, len) || append_heap(l, c, data, len))
+		return len;
 	uint32_t done = 0;
 	struct rw_chunk *t = c->sq_tail;
 	/* Top up the tail chunk first: small messages share one chunk. A TINY

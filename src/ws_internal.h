@@ -19,6 +19,7 @@
 #define RW_WS_INFLATE_POOL 32   /* idle inflate streams kept per server */
 #define RW_WS_CLOSE_WAIT_S 5    /* WaitForCloseResponse with Timeout 0 */
 #define RW_WS_RX_POOL 64        /* idle receive states kept per server */
+#define RW_WS_PRESIZE_MAX (1u << 20) /* a buffered message sized from its frame headers up to this */
 
 /* Deadlines (handshake, close wait) use the engine's idle timeout with
  * input not counted as activity: rw__ws_input puts last_active back to

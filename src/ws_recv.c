@@ -74,6 +74,11 @@ static int piece(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
 			size_t cap = wc->rx->msg_cap ? wc->rx->msg_cap : 4096;
 			while (cap < wc->rx->msg_len + n)
 				cap *= 2;
+			/* The frames declared so far, when moderate: a message that
+			 * spans receive buffers is then copied once, not regrown. */
+			uint64_t declared = wc->rx->fp.msg_len;
+			if (!wc->rx->fp.msg_compressed && declared > cap && declared <= RW_WS_PRESIZE_MAX)
+				cap = (size_t)declared;
 			uint8_t *m = realloc(wc->rx->msg, cap);
 			if (!m) {
 				rw__ws_fail(wc, x->c, RW_WS_CLOSE_INTERNAL, "out of memory");
@@ -94,8 +99,12 @@ static int piece(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
 			size_t len = rx->msg_len;
 			rx->msg = NULL;
 			rx->msg_len = rx->msg_cap = 0;
+			/* An echo (or forward) of the message adopts the buffer. */
+			struct rw_loop *l = x->c->srv->loop;
+			struct rw_lend prev = rw__lend_begin(l, m, len);
 			fire_data(x, rx->opcode, m, len, true, false);
-			free(m);
+			if (!rw__lend_end(l, prev))
+				free(m);
 		}
 	} else if (n || eom) {
 		fire_data(x, wc->rx->started ? 0 : wc->rx->opcode, d, n, eom, false);

@@ -5,6 +5,7 @@
 #include "emu.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -25,6 +26,12 @@ int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
 		munmap(rmem, ring_len);
 		return err;
 	}
+	uint16_t *refs = calloc(count, sizeof(*refs));
+	if (!refs) {
+		munmap(rmem, ring_len);
+		munmap(dmem, data_len);
+		return -ENOMEM;
+	}
 	struct io_uring_buf_reg reg;
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (unsigned long)rmem;
@@ -35,6 +42,7 @@ int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
 	if (rc < 0) {
 		munmap(rmem, ring_len);
 		munmap(dmem, data_len);
+		free(refs);
 		return rc;
 	}
 	b->br = rmem;
@@ -43,6 +51,7 @@ int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
 	b->count = count;
 	b->size = size;
 	b->bgid = bgid;
+	b->refs = refs;
 	io_uring_buf_ring_init(b->br);
 	for (unsigned i = 0; i < count; i++)
 		rw_bufring_recycle(b, i);
@@ -60,5 +69,6 @@ void rw_bufring_exit(struct rw_bufring *b, struct rw_ring *ring)
 		io_uring_unregister_buf_ring(&ring->uring, b->bgid);
 	munmap(b->br, b->map_len);
 	munmap(b->base, (size_t)b->count * b->size);
+	free(b->refs);
 	memset(b, 0, sizeof(*b));
 }

@@ -1,6 +1,7 @@
 /* tests/unit/test_engine.c: engine behaviours that need the public API but
  * are about the io_uring mechanism: receive-buffer exhaustion (ENOBUFS) re-arms
- * without losing or reordering bytes, SEND_ZC sends are byte-exact, a shared
+ * without losing or reordering bytes, a peer that never reads cannot hold
+ * every receive buffer through its queued echo, SEND_ZC sends are byte-exact, a shared
  * loop serves two servers, and an idle connection costs at most 200 bytes of
  * heap (its 160 B struct rw_conn from the loop's slab, no malloc header, no
  * framer or other state while it is idle in raw mode; the margin covers the
@@ -195,6 +196,44 @@ Test(engine, enobufs_rearm_keeps_order)
 	struct echo_state st = {0};
 	rw_tcpserver *s = start_server(&st, cfg);
 	run_echo(s, &st, 4u << 20);
+	rw_tcpserver_free(s);
+}
+
+/* A peer that sends but never reads keeps its echo queued. Echoed bytes are
+ * sent from the receive buffers they arrived in (no copy) only while queued
+ * sends hold fewer than half of the buffers, so such a peer cannot take them
+ * all: another connection's echo still completes, and once the stuck peer is
+ * gone every buffer is back (a third echo completes too). */
+Test(engine, stuck_peer_does_not_starve_receive_buffers)
+{
+	static const char *const cfg[] = {"RecvBufferSize=4096", "RecvBufferCount=4", "OutBufferSize=4096",
+	                                  "SendQueueLimit=1048576", NULL};
+	struct echo_state st = {0};
+	rw_tcpserver *s = start_server(&st, cfg);
+	int port = rw_tcpserver_get_local_port(s);
+	int stuck = socket(AF_INET, SOCK_STREAM, 0);
+	int small = 4096;
+	setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(stuck, (struct sockaddr *)&a, sizeof(a)), 0);
+	pump(s, &st.connected, 1, 10);
+	/* 256 KiB in 4 KiB writes: far more than the peer's window and the
+	 * server's send buffer take, so most of it stays queued. */
+	uint8_t block[4096];
+	memset(block, 0x5a, sizeof(block));
+	for (int i = 0; i < 64; i++) {
+		cr_assert_eq(write(stuck, block, sizeof(block)), (ssize_t)sizeof(block));
+		for (int k = 0; k < 3; k++)
+			rw_tcpserver_do_events(s);
+	}
+	int conns_before = st.disconnected;
+	run_echo(s, &st, 1u << 20);
+	close(stuck);
+	pump(s, &st.disconnected, conns_before + 2, 10);
+	cr_assert_eq(st.disconnected, conns_before + 2);
+	st.disconnected = 0;
+	run_echo(s, &st, 1u << 20);
 	rw_tcpserver_free(s);
 }
 
