@@ -316,3 +316,23 @@ Test(ws_frame, unmask_offsets)
 	for (int i = 0; i < 100; i++)
 		cr_assert_eq(d[i], ref[i] ^ m[i % 4]);
 }
+
+/* Every start address alignment, key position and length (the 32- and
+ * 8-byte steps and the byte tail), against a byte-by-byte reference; the
+ * bytes around the range stay untouched. */
+Test(ws_frame, unmask_every_alignment)
+{
+	static uint8_t buf[600], ref[600];
+	const uint8_t m[4] = {0xa5, 0x3c, 0x0f, 0xf0};
+	for (size_t align = 0; align < 32; align++)
+		for (uint32_t pos = 0; pos < 4; pos++)
+			for (size_t n = 0; n <= 520; n += n < 80 ? 1 : 37) {
+				for (size_t i = 0; i < sizeof buf; i++)
+					ref[i] = buf[i] = (uint8_t)(i * 29u + n);
+				for (size_t i = 0; i < n; i++)
+					ref[align + i] ^= m[(pos + i) & 3];
+				uint32_t end = rw_ws_unmask(buf + align, n, m, pos);
+				cr_assert_eq(end, (pos + n) & 3);
+				cr_assert(!memcmp(buf, ref, sizeof buf), "align %zu pos %u len %zu", align, pos, n);
+			}
+}
