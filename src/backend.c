@@ -53,6 +53,8 @@ static int open_uring(struct rw_loop *l)
 	rc = rw_bufring_init(&l->bufring, &l->ring, 0, l->opts.recv_buffer_count, l->opts.recv_buffer_size);
 	if (rc < 0)
 		rw_ring_exit(&l->ring);
+	else
+		rw_bufring_adapt(&l->bufring, RW_RECV_RING_MIN);
 	return rc;
 }
 
@@ -66,6 +68,7 @@ static int open_epoll(struct rw_loop *l)
 		rw_ring_exit(&l->ring);
 		return rc == -EINVAL ? -RW_EBAD_VALUE : rw__errno(rc);
 	}
+	rw_bufring_adapt(&l->bufring, RW_RECV_RING_MIN);
 	l->opts.backend = RW_BACKEND_EPOLL;
 	return 0;
 }

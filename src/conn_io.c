@@ -157,6 +157,7 @@ void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe)
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		c->last_active = l->now_ms;
 		const uint8_t *data = rw_bufring_addr(&l->bufring, bid);
+		rw_bufring_filled(&l->bufring);
 		/* Held while delivered; a send of these bytes may keep it longer. */
 		rw_bufring_hold(&l->bufring, bid);
 		if (!(c->flags & RW_C_CLOSING)) {
@@ -171,7 +172,9 @@ void rw__conn_on_recv(struct rw_conn *c, const struct io_uring_cqe *cqe)
 	} else if (cqe->res == 0) {
 		if (!(c->flags & RW_C_CLOSING))
 			rw__conn_peer_eof(c);
-	} else if (cqe->res != -ENOBUFS && cqe->res != -ECANCELED && cqe->res < 0) {
+	} else if (cqe->res == -ENOBUFS) {
+		rw_bufring_starved(&l->bufring);
+	} else if (cqe->res != -ECANCELED && cqe->res < 0) {
 		if (!(c->flags & RW_C_CLOSING))
 			rw__conn_close(c, rw_errno_map(cqe->res), rw_strerror(rw_errno_map(cqe->res)), true);
 	}

@@ -122,6 +122,7 @@ static void on_recv(void *target, const struct io_uring_cqe *cqe)
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		struct rw_udp_dgram d;
+		rw_bufring_filled(&l->bufring);
 		if (cqe->res > 0 && !s->freeing &&
 		    rw_udp_parse(&s->rx, rw_bufring_addr(&l->bufring, bid), l->bufring.size, cqe->res, &d) == 0) {
 			s->dispatching++;
@@ -129,7 +130,9 @@ static void on_recv(void *target, const struct io_uring_cqe *cqe)
 			s->dispatching--;
 		}
 		rw_bufring_recycle(&l->bufring, bid);
-	} else if (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED && !s->freeing) {
+	} else if (cqe->res == -ENOBUFS) {
+		rw_bufring_starved(&l->bufring);
+	} else if (cqe->res < 0 && cqe->res != -ECANCELED && !s->freeing) {
 		snprintf(s->text, sizeof(s->text), "UDP receive failed: %s", strerror(-cqe->res));
 		rw__dtls_fire_error(s, 0, rw_errno_map(cqe->res), s->text);
 	}

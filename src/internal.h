@@ -99,6 +99,10 @@ struct rw_chunk_pool {
 #define RW_CHUNK_TINY 256u
 #define RW_CHUNK_SMALL 2048u
 #define RW_CHUNK_LARGE 32768u
+/* Receive buffers kept in the ring at least (uring/bufring.h, adaptive): 64
+ * x 16 KiB stay in the cache where 1,024 cycling did not (100 connections
+ * echoing 16 KiB: 13.6 instead of 14.6 us of server CPU per message). */
+#define RW_RECV_RING_MIN 64u
 #define RW_FILE_BUF (256u * 1024u)
 #define RW_SEND_IOV 16
 

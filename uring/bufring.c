@@ -27,7 +27,10 @@ int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
 		return err;
 	}
 	uint16_t *refs = calloc(count, sizeof(*refs));
-	if (!refs) {
+	uint16_t *stack = malloc(count * sizeof(*stack));
+	if (!refs || !stack) {
+		free(refs);
+		free(stack);
 		munmap(rmem, ring_len);
 		munmap(dmem, data_len);
 		return -ENOMEM;
@@ -43,6 +46,7 @@ int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
 		munmap(rmem, ring_len);
 		munmap(dmem, data_len);
 		free(refs);
+		free(stack);
 		return rc;
 	}
 	b->br = rmem;
@@ -52,11 +56,32 @@ int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
 	b->size = size;
 	b->bgid = bgid;
 	b->refs = refs;
+	b->stack = stack;
+	b->target = b->min_target = count;
 	io_uring_buf_ring_init(b->br);
-	for (unsigned i = 0; i < count; i++)
+	for (unsigned i = count; i-- > 0;)
 		rw_bufring_recycle(b, i);
 	rw_bufring_publish(b);
 	return 0;
+}
+
+void rw_bufring_adapt(struct rw_bufring *b, unsigned min)
+{
+	b->adaptive = true;
+	b->min_target = min < b->count ? min : b->count;
+	b->target = b->min_target;
+	/* Right after init (nothing received yet, so the kernel has not looked
+	 * at the ring) the initial fill is taken back down to the target: the
+	 * entries past it are unpublished by moving the tail back. Later, the
+	 * buffers beyond the target are simply not republished. */
+	if (b->stack_n || b->in_ring != b->count)
+		return;
+	unsigned back = b->count - b->target;
+	uint16_t tail = __atomic_load_n(&b->br->tail, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->br->tail, (uint16_t)(tail - back), __ATOMIC_RELEASE);
+	for (unsigned bid = b->count; bid-- > b->target;)
+		rw_bufring_recycle(b, bid);
+	b->in_ring = b->target;
 }
 
 void rw_bufring_exit(struct rw_bufring *b, struct rw_ring *ring)
@@ -70,5 +95,6 @@ void rw_bufring_exit(struct rw_bufring *b, struct rw_ring *ring)
 	munmap(b->br, b->map_len);
 	munmap(b->base, (size_t)b->count * b->size);
 	free(b->refs);
+	free(b->stack);
 	memset(b, 0, sizeof(*b));
 }

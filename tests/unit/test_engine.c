@@ -1,6 +1,7 @@
 /* tests/unit/test_engine.c: engine behaviours that need the public API but
  * are about the io_uring mechanism: receive-buffer exhaustion (ENOBUFS) re-arms
- * without losing or reordering bytes, a peer that never reads cannot hold
+ * without losing or reordering bytes (also for a burst of 1,000 connections
+ * on a ring that starts small), a peer that never reads cannot hold
  * every receive buffer through its queued echo, SEND_ZC sends are byte-exact, a shared
  * loop serves two servers, and an idle connection costs at most 200 bytes of
  * heap (its 160 B struct rw_conn from the loop's slab, no malloc header, no
@@ -235,6 +236,66 @@ Test(engine, stuck_peer_does_not_starve_receive_buffers)
 	st.disconnected = 0;
 	run_echo(s, &st, 1u << 20);
 	rw_tcpserver_free(s);
+}
+
+/* A burst: 1,000 connections each send 16 KiB at once, and every one gets
+ * its 16 KiB back, byte-exact: with the default ring (64 of its 1,024
+ * buffers in it at first, more when it runs dry) and with 16 buffers, where
+ * receives run dry (ENOBUFS) over and over and are re-armed as buffers
+ * return. */
+static void burst(const char *const *cfg)
+{
+	enum { N = 1000, LEN = 16384 };
+	struct echo_state st = {0};
+	rw_tcpserver *s = start_server(&st, cfg);
+	int port = rw_tcpserver_get_local_port(s);
+	static int fds[N];
+	static size_t got[N];
+	static uint8_t msg[LEN], buf[LEN];
+	for (size_t i = 0; i < LEN; i++)
+		msg[i] = pattern_byte(i);
+	for (int i = 0; i < N; i++) {
+		fds[i] = connect_to(port);
+		if (i % 64 == 63)
+			rw_tcpserver_do_events(s);
+	}
+	pump(s, &st.connected, N, 30);
+	cr_assert_eq(st.connected, N);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(write(fds[i], msg, LEN), LEN);
+	int done = 0;
+	double end = now_s() + 60;
+	while (done < N && now_s() < end) {
+		rw_tcpserver_do_events(s);
+		for (int i = 0; i < N; i++) {
+			if (got[i] == LEN)
+				continue;
+			ssize_t r = recv(fds[i], buf, LEN - got[i], MSG_DONTWAIT);
+			if (r <= 0)
+				continue;
+			cr_assert(!memcmp(buf, msg + got[i], (size_t)r), "connection %d: echo differs at %zu", i, got[i]);
+			got[i] += (size_t)r;
+			done += got[i] == LEN;
+		}
+	}
+	cr_assert_eq(done, N, "%d of %d connections got their 16 KiB back", done, N);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	pump(s, &st.disconnected, N, 30);
+	cr_assert_eq(st.disconnected, N);
+	rw_tcpserver_free(s);
+}
+
+Test(engine, burst_of_1000_connections, .timeout = 120)
+{
+	static const char *const cfg[] = {"MaxConnections=2000", NULL};
+	burst(cfg);
+}
+
+Test(engine, burst_of_1000_connections_on_16_buffers, .timeout = 120)
+{
+	static const char *const cfg[] = {"MaxConnections=2000", "RecvBufferCount=16", NULL};
+	burst(cfg);
 }
 
 Test(engine, send_zc_byte_exact)

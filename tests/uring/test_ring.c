@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -58,54 +59,106 @@ static void arm(struct rw_ring *r, struct rw_bufring *b, int fd)
 	io_uring_sqe_set_data64(sqe, 42);
 }
 
+/* Write `total` patterned bytes into a socketpair in `step`-byte writes while
+ * a multishot receive reads them through `b`, re-armed whenever it ends;
+ * checks that every byte arrives in order. Adaptive rings are told what
+ * each completion did, and `check` runs after each publish. Returns the
+ * number of ENOBUFS completions; *rearms counts the re-arms. */
+static int stream(struct rw_ring *r, struct rw_bufring *b, size_t total, size_t step, int *rearms,
+                  void (*check)(const struct rw_bufring *))
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	uint8_t *sent = malloc(total), *got = malloc(total);
+	for (size_t i = 0; i < total; i++)
+		sent[i] = (uint8_t)(i * 131 + (i >> 9));
+	size_t wrote = 0, have = 0;
+	int enobufs = 0;
+	*rearms = 0;
+	arm(r, b, sv[1]);
+	while (have < total) {
+		if (wrote < total) {
+			ssize_t w = write(sv[0], sent + wrote, total - wrote > step ? step : total - wrote);
+			cr_assert_gt(w, 0);
+			wrote += (size_t)w;
+		}
+		cr_assert_eq(rw_ring_submit_wait(r, 1000), 0);
+		struct io_uring_cqe cqes[64];
+		unsigned n = rw_ring_reap(r, cqes, 64);
+		for (unsigned i = 0; i < n; i++) {
+			const struct io_uring_cqe *c = &cqes[i];
+			if (c->res > 0) {
+				unsigned bid = c->flags >> IORING_CQE_BUFFER_SHIFT;
+				rw_bufring_filled(b);
+				memcpy(got + have, rw_bufring_addr(b, bid), (size_t)c->res);
+				have += (size_t)c->res;
+				rw_bufring_recycle(b, bid);
+			} else {
+				cr_assert_eq(c->res, -ENOBUFS, "unexpected res %d", c->res);
+				rw_bufring_starved(b);
+				enobufs++;
+			}
+			if (!(c->flags & IORING_CQE_F_MORE)) {
+				(*rearms)++;
+				rw_bufring_publish(b);
+				arm(r, b, sv[1]);
+			}
+		}
+		rw_bufring_publish(b);
+		if (check)
+			check(b);
+	}
+	cr_assert_eq(memcmp(sent, got, total), 0, "bytes lost or reordered");
+	free(sent);
+	free(got);
+	close(sv[0]);
+	close(sv[1]);
+	return enobufs;
+}
+
 Test(bufring, multishot_recv_survives_enobufs)
 {
 	struct rw_ring r;
 	struct rw_bufring b;
 	cr_assert_eq(rwt_ring_init(&r, 16, 0), 0);
 	cr_assert_eq(rw_bufring_init(&b, &r, 7, 2, 64), 0);
-	int sv[2];
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	enum { TOTAL = 64 * 1024 };
-	static uint8_t sent[TOTAL], got[TOTAL];
-	for (size_t i = 0; i < TOTAL; i++)
-		sent[i] = (uint8_t)(i * 131 + (i >> 9));
-	size_t wrote = 0, have = 0;
-	int rearms = 0, enobufs = 0;
-	arm(&r, &b, sv[1]);
-	while (have < TOTAL) {
-		if (wrote < TOTAL) {
-			ssize_t w = write(sv[0], sent + wrote, TOTAL - wrote > 4096 ? 4096 : TOTAL - wrote);
-			cr_assert_gt(w, 0);
-			wrote += (size_t)w;
-		}
-		cr_assert_eq(rw_ring_submit_wait(&r, 1000), 0);
-		struct io_uring_cqe cqes[16];
-		unsigned n = rw_ring_reap(&r, cqes, 16);
-		for (unsigned i = 0; i < n; i++) {
-			const struct io_uring_cqe *c = &cqes[i];
-			if (c->res > 0) {
-				unsigned bid = c->flags >> IORING_CQE_BUFFER_SHIFT;
-				memcpy(got + have, rw_bufring_addr(&b, bid), (size_t)c->res);
-				have += (size_t)c->res;
-				rw_bufring_recycle(&b, bid);
-			} else {
-				cr_assert_eq(c->res, -ENOBUFS, "unexpected res %d", c->res);
-				enobufs++;
-			}
-			if (!(c->flags & IORING_CQE_F_MORE)) {
-				rearms++;
-				rw_bufring_publish(&b);
-				arm(&r, &b, sv[1]);
-			}
-		}
-		rw_bufring_publish(&b);
-	}
-	cr_assert_eq(memcmp(sent, got, TOTAL), 0, "bytes lost or reordered");
-	cr_assert_gt(enobufs, 0, "two 64-byte buffers must run dry at least once");
+	int rearms;
+	cr_assert_gt(stream(&r, &b, 64 * 1024, 4096, &rearms, NULL), 0, "two 64-byte buffers must run dry at least once");
 	cr_assert_gt(rearms, 0);
-	close(sv[0]);
-	close(sv[1]);
+	rw_bufring_exit(&b, &r);
+	rw_ring_exit(&r);
+}
+
+/* Adaptive: at most `target` buffers are in the ring. A stream that needs
+ * more runs the ring dry; the target then grows (never past the count), no
+ * byte is lost or reordered, and each second without a dry ring it shrinks
+ * back toward its minimum, but not in a second that had one. */
+static void within_target(const struct rw_bufring *b)
+{
+	cr_assert_leq(b->in_ring, b->target, "more buffers in the ring than the target");
+	cr_assert_leq(b->in_ring + b->stack_n, 16u);
+}
+
+Test(bufring, adaptive_target_grows_on_enobufs_and_decays)
+{
+	struct rw_ring r;
+	struct rw_bufring b;
+	cr_assert_eq(rwt_ring_init(&r, 64, 0), 0);
+	cr_assert_eq(rw_bufring_init(&b, &r, 9, 16, 64), 0);
+	rw_bufring_adapt(&b, 2); /* takes back 14 of the 16 published at init */
+	cr_assert_eq(b.target, 2);
+	cr_assert_eq(b.in_ring, 2);
+	cr_assert_eq(b.stack_n, 14);
+	int rearms;
+	cr_assert_gt(stream(&r, &b, 128 * 1024, 8192, &rearms, within_target), 0);
+	cr_assert_gt(b.target, 2u, "the target did not grow after the ring ran dry");
+	cr_assert_leq(b.target, 16u);
+	unsigned grown = b.target;
+	rw_bufring_decay(&b); /* this second had a dry ring: no shrink */
+	cr_assert_eq(b.target, grown);
+	for (int i = 0; i < 100; i++)
+		rw_bufring_decay(&b);
+	cr_assert_eq(b.target, 2u, "an idle ring goes back to its minimum");
 	rw_bufring_exit(&b, &r);
 	rw_ring_exit(&r);
 }
