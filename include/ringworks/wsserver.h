@@ -120,7 +120,10 @@ typedef struct {
  * (false when MaxLineLength did). Pieces arrive as frames do (at least one per
  * frame, a frame possibly in several); BufferMessage=True delivers each
  * message whole. Text is validated UTF-8 (a piece may end inside a code point
- * that the next completes). The bytes are borrowed. */
+ * that the next completes). The bytes are borrowed. Sending them during the
+ * event (an echo, a broadcast) costs no copy when they are 1 KiB or more:
+ * the first send of a buffered message takes its buffer (later ones copy),
+ * a piece goes out from the receive buffer (tcpserver.h, RecvBufferCount). */
 typedef struct {
 	rw_connid connection_id;
 	int data_format;
