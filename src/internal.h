@@ -215,12 +215,47 @@ struct rw_conn_ext {
 #define RW_LOCAL_EXT 255u
 
 /* ---- listener and loop --------------------------------------------------- */
+/* One accept in flight, with room for the peer's address it returns (the
+ * CQE's user_data points here). With io_uring the listener keeps
+ * RW_ACCEPTS single-shot accepts in flight (their poll wakes one at a
+ * time), so that no getpeername is needed; the epoll backend runs one
+ * multishot accept (cells[0], without addresses). `fd` holds an accepted
+ * socket until its queued install into the fixed-file table is issued. */
+#define RW_ACCEPTS 32
+struct rw_accept {
+	_Alignas(8) struct rw_listener *ls;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} addr;
+	socklen_t len;
+	int fd;
+	unsigned gen;   /* the listener's generation it was armed in */
+	bool busy;      /* its SQE is in flight */
+	bool has_addr;  /* single-shot: the kernel fills addr */
+};
+
+/* The socket options a listening socket passes on to the sockets it accepts
+ * (Linux copies them; test_tcp_accept checks it): set once on the listener,
+ * and on a connection only where the settings changed since. */
+struct rw_sockopts {
+	bool nodelay, keep_alive, linger;
+	int keepalive_time_ms, keepalive_interval_ms;
+	int rcvbuf, sndbuf;
+};
+
 struct rw_listener {
 	_Alignas(16) struct rw_tcpserver *srv;
 	int fd;
-	unsigned accepts; /* multishot accepts in flight (a stopped one may end after a restart) */
+	unsigned accepts; /* accepts in flight (a stopped one may end after a restart) */
 	bool stopping;
+	bool any_addr;      /* bound to a wildcard address: ask each connection's local address */
+	struct rw_addr local; /* the bound address and port */
+	struct rw_sockopts opts; /* what the listening socket passes on */
 	unsigned inflight;
+	unsigned gen;       /* listening sockets opened so far */
+	struct rw_accept cells[RW_ACCEPTS];
 };
 
 /* A heap buffer whose bytes an event is delivering, which one send of those
@@ -479,7 +514,7 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st);
 /* listener.c */
 int rw__listener_start(struct rw_tcpserver *s);
 void rw__listener_stop(struct rw_tcpserver *s);
-void rw__listener_on_accept(struct rw_listener *l, const struct io_uring_cqe *cqe);
+void rw__listener_on_accept(struct rw_accept *a, const struct io_uring_cqe *cqe);
 void rw__listener_on_cancel(struct rw_listener *l, const struct io_uring_cqe *cqe);
 int rw__addr_text(const struct rw_addr *a, char *buf, size_t len);
 /* Allowed/BlockedClients + ConnectionRequest for `peer`; and exposing an

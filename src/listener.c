@@ -1,9 +1,12 @@
-/* src/listener.c: the listening socket and the accept path. A multishot accept
- * yields ordinary fds; each accepted socket gets its options and addresses
- * read, passes MaxConnections, Allowed/BlockedClients and ConnectionRequest,
- * and is then installed in the ring's fixed-file table and its fd closed, so
- * that a live connection holds no file descriptor (RLIMIT_NOFILE stays free
- * for 100,000 connections across rings). */
+/* src/listener.c: the listening socket and the accept path. Accepts run in
+ * the ring with room for the peer's address (see struct rw_accept); each
+ * accepted socket passes MaxConnections, Allowed/BlockedClients and
+ * ConnectionRequest, and is then installed in the ring's fixed-file table and
+ * its fd closed, both by queued SQEs, so that a live connection holds no file
+ * descriptor (RLIMIT_NOFILE stays free for 100,000 connections across rings).
+ * The socket options come from the listener (struct rw_sockopts) and the
+ * local address from its bind unless that is a wildcard: on io_uring an
+ * accepted connection costs no syscall of its own then. */
 #include "internal.h"
 
 #include <arpa/inet.h>
@@ -83,6 +86,54 @@ static int resolve_bind_addr(struct rw_tcpserver *s, struct sockaddr_storage *ss
 	return 0;
 }
 
+static struct rw_sockopts sockopts_of(const struct rw_tcp_settings *st)
+{
+	return (struct rw_sockopts){
+		.nodelay = st->tcp_nodelay, .keep_alive = st->keep_alive, .linger = st->linger,
+		.keepalive_time_ms = st->keep_alive ? st->keepalive_time_ms : 0,
+		.keepalive_interval_ms = st->keep_alive ? st->keepalive_interval_ms : 0,
+		.rcvbuf = st->in_buffer_size, .sndbuf = st->out_buffer_size};
+}
+
+/* Bring socket `fd`, which has the options `*have` (a new socket's: all, or
+ * its listener's), to the settings' options, setting only those that
+ * differ (all of them when `fresh`: a new socket has the system's defaults),
+ * and record them in *have. A buffer size set back to 0 keeps the one
+ * passed on: the system's default cannot be asked for again. */
+static void set_sock_options(int fd, struct rw_sockopts *have, const struct rw_tcp_settings *st, bool fresh)
+{
+	struct rw_sockopts want = sockopts_of(st);
+	if (fresh)
+		*have = (struct rw_sockopts){.linger = true};
+	int on;
+	if (want.nodelay != have->nodelay) {
+		on = want.nodelay;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	}
+	if (want.keep_alive != have->keep_alive) {
+		on = want.keep_alive;
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	}
+	if (want.keepalive_time_ms > 0 && want.keepalive_time_ms != have->keepalive_time_ms) {
+		int secs = (want.keepalive_time_ms + 999) / 1000;
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs));
+	}
+	if (want.keepalive_interval_ms > 0 && want.keepalive_interval_ms != have->keepalive_interval_ms) {
+		int secs = (want.keepalive_interval_ms + 999) / 1000;
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs));
+	}
+	if (want.linger != have->linger) {
+		/* Linger off: close resets, the documented hard disconnect. */
+		struct linger lg = {!want.linger, 0};
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	if (want.rcvbuf > 0 && want.rcvbuf != have->rcvbuf)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want.rcvbuf, sizeof(int));
+	if (want.sndbuf > 0 && want.sndbuf != have->sndbuf)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want.sndbuf, sizeof(int));
+	*have = want;
+}
+
 static int open_listen_socket(struct rw_tcpserver *s)
 {
 	struct sockaddr_storage ss;
@@ -102,6 +153,7 @@ static int open_listen_socket(struct rw_tcpserver *s)
 		int v6only = s->set.use_ipv6 == 2 ? zero : one;
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
 	}
+	set_sock_options(fd, &s->listener.opts, &s->set, true);
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, s->set.backlog) < 0) {
 		int err = errno;
 		close(fd);
@@ -109,24 +161,52 @@ static int open_listen_socket(struct rw_tcpserver *s)
 	}
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
+	struct rw_listener *ls = &s->listener;
 	if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0) {
-		struct rw_addr a;
-		addr_from_sockaddr(&a, &bound);
-		s->bound_port = a.port;
+		addr_from_sockaddr(&ls->local, &bound);
+		s->bound_port = ls->local.port;
 	}
+	static const uint8_t zero16[16];
+	ls->any_addr = !ls->local.family ||
+	               !memcmp(ls->local.bytes, zero16, ls->local.family == AF_INET ? 4 : 16);
 	return fd;
 }
 
-static int arm_accept(struct rw_tcpserver *s)
+static int arm_one(struct rw_tcpserver *s, struct rw_accept *a)
 {
 	struct rw_listener *ls = &s->listener;
 	struct io_uring_sqe *sqe = rw__sqe(s->loop);
 	if (!sqe)
 		return -RW_ENOBUFS;
-	io_uring_prep_multishot_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, RW_UD(ls, RW_OP_ACCEPT));
+	a->ls = ls;
+	a->gen = ls->gen;
+	a->has_addr = !rw_ring_is_epoll(&s->loop->ring);
+	if (a->has_addr) {
+		a->len = sizeof(a->addr);
+		io_uring_prep_accept(sqe, ls->fd, &a->addr.sa, &a->len, SOCK_CLOEXEC);
+	} else {
+		/* The emulation's single-shot accept would dup and register the
+		 * listener each time: one multishot accept, getpeername after. */
+		io_uring_prep_multishot_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
+	}
+	io_uring_sqe_set_data64(sqe, RW_UD(a, RW_OP_ACCEPT));
+	a->busy = true;
 	ls->accepts++;
 	ls->inflight++;
+	return 0;
+}
+
+/* Arms every idle cell; one still in flight from before a StopListening
+ * re-arms itself when its cancellation completes. */
+static int arm_accept(struct rw_tcpserver *s)
+{
+	unsigned n = rw_ring_is_epoll(&s->loop->ring) ? 1 : RW_ACCEPTS;
+	for (unsigned i = 0; i < n; i++) {
+		struct rw_accept *a = &s->listener.cells[i];
+		int rc = a->busy ? 0 : arm_one(s, a);
+		if (rc < 0 && !s->listener.accepts)
+			return rc;
+	}
 	return 0;
 }
 
@@ -137,6 +217,7 @@ int rw__listener_start(struct rw_tcpserver *s)
 		return fd;
 	s->listener.srv = s;
 	s->listener.fd = fd;
+	s->listener.gen++;
 	s->listener.stopping = false;
 	int rc = arm_accept(s);
 	if (rc < 0) {
@@ -153,16 +234,19 @@ void rw__listener_stop(struct rw_tcpserver *s)
 	if (ls->fd < 0)
 		return;
 	ls->stopping = true;
-	if (ls->accepts) {
-		struct io_uring_sqe *sqe = rw__sqe(s->loop);
+	for (unsigned i = 0; i < RW_ACCEPTS && ls->accepts; i++) {
+		struct rw_accept *a = &ls->cells[i];
+		struct io_uring_sqe *sqe = a->busy ? rw__sqe(s->loop) : NULL;
 		if (sqe) {
-			io_uring_prep_cancel64(sqe, RW_UD(ls, RW_OP_ACCEPT), IORING_ASYNC_CANCEL_ALL);
+			io_uring_prep_cancel64(sqe, RW_UD(a, RW_OP_ACCEPT), IORING_ASYNC_CANCEL_ALL);
 			io_uring_sqe_set_data64(sqe, RW_UD(ls, RW_OP_LCANCEL));
 			ls->inflight++;
 		}
 	}
-	/* The in-flight accept holds its own reference; the port is released
-	 * once the cancel completes. */
+	/* An in-flight accept holds its own reference to the socket, and the
+	 * cancels complete through task work that may come turns later: the
+	 * shutdown stops listening (refuses connections, frees the port) now. */
+	shutdown(ls->fd, SHUT_RD);
 	close(ls->fd);
 	ls->fd = -1;
 }
@@ -171,32 +255,6 @@ void rw__listener_on_cancel(struct rw_listener *ls, const struct io_uring_cqe *c
 {
 	(void)cqe;
 	ls->inflight--;
-}
-
-static void set_conn_options(const struct rw_tcp_settings *st, int fd)
-{
-	int one = 1;
-	if (st->tcp_nodelay)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (st->keep_alive) {
-		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-		if (st->keepalive_time_ms > 0) {
-			int secs = (st->keepalive_time_ms + 999) / 1000;
-			setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs));
-		}
-		if (st->keepalive_interval_ms > 0) {
-			int secs = (st->keepalive_interval_ms + 999) / 1000;
-			setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs));
-		}
-	}
-	if (!st->linger) {
-		struct linger lg = {1, 0}; /* close resets: the documented hard disconnect */
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
-	if (st->in_buffer_size > 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &st->in_buffer_size, sizeof(int));
-	if (st->out_buffer_size > 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &st->out_buffer_size, sizeof(int));
 }
 
 /* ConnectionRequest with Accept preset by Allowed/BlockedClients. */
@@ -216,16 +274,39 @@ bool rw__listener_request(struct rw_tcpserver *s, const struct rw_addr *peer)
 	return accept;
 }
 
-static void admit(struct rw_tcpserver *s, int fd)
+/* The peer's and the local address of accepted socket `fd`: from the accept
+ * and the listener's bind where they tell, else asked. False when the peer
+ * left already. */
+static bool conn_addresses(const struct rw_accept *a, int fd, struct rw_addr *peer, struct rw_addr *local)
 {
+	const struct rw_listener *ls = a->ls;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	if (a->has_addr) {
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, &a->addr, a->len < sizeof(a->addr) ? a->len : sizeof(a->addr));
+	} else if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+		return false;
+	}
+	addr_from_sockaddr(peer, &ss);
+	if (!ls->any_addr) {
+		*local = ls->local;
+		return true;
+	}
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		ss.ss_family = 0;
+	addr_from_sockaddr(local, &ss);
+	return true;
+}
+
+static void admit(struct rw_tcpserver *s, struct rw_accept *a, int fd)
+{
 	struct rw_addr peer, local;
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+	if (!conn_addresses(a, fd, &peer, &local)) {
 		close(fd); /* the peer left already */
 		return;
 	}
-	addr_from_sockaddr(&peer, &ss);
 	if (rw__conn_limit_reached(s) || !s->loop->free_count) {
 		s->rejected++;
 		close(fd);
@@ -236,21 +317,22 @@ static void admit(struct rw_tcpserver *s, int fd)
 		close(fd);
 		return;
 	}
-	len = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &len);
-	addr_from_sockaddr(&local, &ss);
-	set_conn_options(&s->set, fd);
+	struct rw_sockopts opts = a->ls->opts;
+	set_sock_options(fd, &opts, &s->set, false);
 	uint32_t slot;
 	int rc = rw__slot_alloc(s->loop, &slot);
-	/* The table takes the fd, installed or not. */
+	/* The table takes the fd, installed or not. The install is issued by
+	 * the next submit, before any receive or send on the slot. */
+	a->fd = fd;
 	if (rc < 0)
 		close(fd);
-	else if ((rc = rw_ring_install_fd(&s->loop->ring, slot, fd)) < 0)
+	else if ((rc = rw_ring_install_fd_queued(&s->loop->ring, slot, &a->fd)) < 0)
 		rw__slot_free(s->loop, slot);
 	struct rw_conn *c = rc == 0 ? rw__conn_new(s, slot) : NULL;
 	if (!c) {
 		if (rc == 0) { /* out of memory: take the socket back out of the table */
-			rw_ring_install_fd(&s->loop->ring, slot, -1);
+			static const int no_fd = -1;
+			rw_ring_install_fd_queued(&s->loop->ring, slot, &no_fd);
 			rw__slot_free(s->loop, slot);
 		}
 		rw__fire_error(s, 0, rc < 0 ? rw_errno_map(rc) : RW_ENOMEM, "accept: cannot admit connection");
@@ -294,27 +376,32 @@ void rw__listener_expose(struct rw_conn *c)
 	}
 }
 
-void rw__listener_on_accept(struct rw_listener *ls, const struct io_uring_cqe *cqe)
+void rw__listener_on_accept(struct rw_accept *a, const struct io_uring_cqe *cqe)
 {
+	struct rw_listener *ls = a->ls;
 	struct rw_tcpserver *s = ls->srv;
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 	if (!more) {
+		a->busy = false;
 		ls->accepts--;
 		ls->inflight--;
 	}
+	/* An accept armed on an earlier socket: stopped since (its result may
+	 * be the shutdown's error as well as -ECANCELED). */
+	bool stale = a->gen != ls->gen || ls->stopping;
 	if (cqe->res >= 0) {
-		if (ls->stopping || s->freeing)
+		if (stale || s->freeing)
 			close(cqe->res);
 		else
-			admit(s, cqe->res);
-	} else if (cqe->res != -ECANCELED && !ls->stopping) {
+			admit(s, a, cqe->res);
+	} else if (cqe->res != -ECANCELED && !stale) {
 		int code = rw_errno_map(cqe->res);
 		rw__fire_error(s, 0, code, rw_strerror(code));
 		if (cqe->res == -EMFILE || cqe->res == -ENFILE)
 			rw__log(s, RW_LOG_WARN, "accept: out of file descriptors (RLIMIT_NOFILE)");
 	}
-	/* A cancelled accept belongs to a StopListening: when its CQE comes after
-	 * a new StartListening, that start has armed its own accept already. */
-	if (!more && !ls->accepts && cqe->res != -ECANCELED && !ls->stopping && ls->fd >= 0 && s->listening)
-		arm_accept(s);
+	/* Re-armed while listening; a cancelled one (a StopListening's) too
+	 * when a StartListening came since: that start left it to us. */
+	if (!more && !a->busy && !ls->stopping && ls->fd >= 0 && s->listening && !s->freeing)
+		arm_one(s, a);
 }

@@ -222,3 +222,26 @@ int rw_ring_install_fd(struct rw_ring *r, unsigned slot, int fd)
 		close(fd); /* the table holds its own reference */
 	return rc < 0 ? rc : 0;
 }
+
+int rw_ring_install_fd_queued(struct rw_ring *r, unsigned slot, const int *fd)
+{
+	if (r->emu)
+		return rw_emu_install_fd(r->emu, slot, *fd);
+	/* Both SQEs in one batch, so that the link holds. */
+	int rc = io_uring_sq_space_left(&r->uring) < 2 ? io_uring_submit(&r->uring) : 0;
+	struct io_uring_sqe *update = rc >= 0 ? io_uring_get_sqe(&r->uring) : NULL;
+	struct io_uring_sqe *sqe = update ? io_uring_get_sqe(&r->uring) : NULL;
+	if (!sqe) {
+		if (update) /* give it back as a no-op */
+			io_uring_prep_nop(update);
+		close(*fd);
+		return rc < 0 ? rc : -EBUSY;
+	}
+	io_uring_prep_files_update(update, (int *)fd, 1, (int)slot);
+	io_uring_sqe_set_data64(update, 0);
+	/* Hard link: the close runs after the update, even when it failed. */
+	update->flags |= IOSQE_IO_HARDLINK;
+	io_uring_prep_close(sqe, *fd);
+	io_uring_sqe_set_data64(sqe, 0);
+	return 0;
+}

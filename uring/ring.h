@@ -83,4 +83,14 @@ int rw_ring_wait(struct rw_ring *r, int timeout_ms);
  * Returns 0 or -errno. */
 int rw_ring_install_fd(struct rw_ring *r, unsigned slot, int fd);
 
+/* The same without a syscall of its own: with io_uring it queues a
+ * FILES_UPDATE SQE hard-linked to a CLOSE of the fd, which the next submit
+ * issues before any later SQE (so a receive or send queued after it finds
+ * the slot filled). `*fd` is read when the SQE is issued: it must stay
+ * unchanged until the next submit. The epoll backend installs at once. The
+ * table takes the fd in every case, as with rw_ring_install_fd; the two
+ * SQEs complete with user_data 0. Returns 0 or -errno (no SQE: the fd is
+ * closed and the slot left empty). */
+int rw_ring_install_fd_queued(struct rw_ring *r, unsigned slot, const int *fd);
+
 #endif
