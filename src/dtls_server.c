@@ -135,7 +135,7 @@ static int ensure_loop(rw_dtlsserver *s)
 	/* One UDP socket and no fixed files: a small table is enough. */
 	rw_loop_options o = {.max_fixed_files = 16, .backend = s->set.backend};
 	struct rw_loop *l;
-	int rc = rw__loop_create(&l, &o);
+	int rc = rw__loop_create(&l, &o, 1);
 	if (rc == -RW_EURING_UNAVAILABLE)
 		rw__dtls_log(s, RW_LOG_ERROR, "%s", rw_loop_unavailable_reason());
 	if (rc < 0)

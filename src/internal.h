@@ -284,6 +284,7 @@ struct rw_loop {
 	struct rw_send_op *free_ops;
 	unsigned free_op_count;
 	struct rw_slab_cache *conn_caches; /* connection objects (conn_slab.h) */
+	unsigned share;               /* see rw__loop_create */
 	struct rw_tcpserver *servers; /* servers attached to this loop */
 	unsigned server_count;
 	struct rw_loop_client *clients; /* other components (DTLSServer) */
@@ -402,7 +403,10 @@ static inline void rw__conn_count_add(struct rw_tcpserver *s, int d)
 int rw__errno(int err); /* negative errno -> negative documented code */
 
 /* loop.c */
-int rw__loop_create(struct rw_loop **out, const rw_loop_options *opts);
+/* `share`: how many rings one server spreads over (its worker count, else
+ * 1). The default receive buffer count and the pools a ring keeps are split
+ * by it, so that N workers together hold about what one ring does. */
+int rw__loop_create(struct rw_loop **out, const rw_loop_options *opts, unsigned share);
 void rw__loop_attach(struct rw_loop *loop, struct rw_tcpserver *s);
 void rw__loop_detach(struct rw_loop *loop, struct rw_tcpserver *s);
 void rw__loop_add_client(struct rw_loop *loop, struct rw_loop_client *c);

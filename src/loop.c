@@ -38,7 +38,7 @@ static unsigned fixed_file_cap(unsigned wanted)
 	return wanted && wanted < cap ? wanted : cap;
 }
 
-static void fill_defaults(rw_loop_options *o, const rw_loop_options *in)
+static void fill_defaults(rw_loop_options *o, const rw_loop_options *in, unsigned share)
 {
 	memset(o, 0, sizeof(*o));
 	if (in)
@@ -47,17 +47,23 @@ static void fill_defaults(rw_loop_options *o, const rw_loop_options *in)
 		o->ring_entries = 4096;
 	if (!o->recv_buffer_size)
 		o->recv_buffer_size = 16384;
+	/* Each buffer a burst of small messages uses keeps one page touched:
+	 * 4 MiB a ring at 1024. A share of it per worker (a power of two). */
+	unsigned count = 1024;
+	while (share > 1 && count > 64 && count / 2 >= 1024 / share)
+		count /= 2;
 	if (!o->recv_buffer_count)
-		o->recv_buffer_count = 1024;
+		o->recv_buffer_count = count;
 	o->max_fixed_files = fixed_file_cap(o->max_fixed_files);
 }
 
-int rw__loop_create(struct rw_loop **out, const rw_loop_options *opts)
+int rw__loop_create(struct rw_loop **out, const rw_loop_options *opts, unsigned share)
 {
 	struct rw_loop *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -RW_ENOMEM;
-	fill_defaults(&l->opts, opts);
+	l->share = share > 1 ? share : 1;
+	fill_defaults(&l->opts, opts, l->share);
 	int rc = rw__ring_open(l);
 	if (rc < 0) {
 		free(l);
@@ -90,7 +96,7 @@ RW_API int rw_loop_new(rw_loop **out, const rw_loop_options *opts)
 	if (!out)
 		return -RW_EINVAL;
 	*out = NULL;
-	return rw__loop_create(out, opts);
+	return rw__loop_create(out, opts, 1);
 }
 
 RW_API int rw_loop_free(rw_loop *l)

@@ -54,17 +54,18 @@ static struct rw_chunk *chunk_new(struct rw_chunk_pool *pool, uint32_t want, boo
 	return ch;
 }
 
-static void chunk_to_pool(struct rw_chunk_pool *pool, struct rw_chunk *ch)
+/* A pool keeps its share (see rw__loop_create) of what one ring would. */
+static void chunk_to_pool(struct rw_chunk_pool *pool, unsigned share, struct rw_chunk *ch)
 {
-	if (ch->cap == RW_CHUNK_TINY && pool->tiny_n < POOL_KEEP_TINY) {
+	if (ch->cap == RW_CHUNK_TINY && pool->tiny_n < POOL_KEEP_TINY / share) {
 		ch->next = pool->tiny_free;
 		pool->tiny_free = ch;
 		pool->tiny_n++;
-	} else if (ch->cap == RW_CHUNK_SMALL && pool->small_n < POOL_KEEP_SMALL) {
+	} else if (ch->cap == RW_CHUNK_SMALL && pool->small_n < POOL_KEEP_SMALL / share) {
 		ch->next = pool->small_free;
 		pool->small_free = ch;
 		pool->small_n++;
-	} else if (ch->cap == RW_CHUNK_LARGE && pool->large_n < POOL_KEEP_LARGE) {
+	} else if (ch->cap == RW_CHUNK_LARGE && pool->large_n < POOL_KEEP_LARGE / share) {
 		ch->next = pool->large_free;
 		pool->large_free = ch;
 		pool->large_n++;
@@ -77,7 +78,7 @@ void rw__chunk_release(struct rw_loop *l, struct rw_chunk *ch)
 {
 	switch (ch->kind) {
 	case RW_CHUNK_COPY:
-		chunk_to_pool(&l->pool, ch);
+		chunk_to_pool(&l->pool, l->share, ch);
 		break;
 	case RW_CHUNK_HEAP:
 		free(ch->arg);
@@ -287,7 +288,7 @@ struct rw_send_op *rw__send_op_get(struct rw_loop *l)
 
 void rw__send_op_put(struct rw_loop *l, struct rw_send_op *op)
 {
-	if (l->free_op_count >= OPS_KEEP) {
+	if (l->free_op_count >= OPS_KEEP / l->share) {
 		free(op);
 		return;
 	}

@@ -59,7 +59,7 @@ static int ensure_loop(rw_tcpserver *s)
 	rw_loop_options o = s->loop_opts;
 	if (!o.max_fixed_files)
 		o.max_fixed_files = (unsigned)s->set.max_connections + 64;
-	int rc = rw__loop_create(&l, &o);
+	int rc = rw__loop_create(&l, &o, (unsigned)s->seq_step);
 	if (rc == -RW_EURING_UNAVAILABLE)
 		rw__log(s, RW_LOG_ERROR, "%s", rw_loop_unavailable_reason());
 	if (rc < 0)

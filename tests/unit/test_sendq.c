@@ -36,7 +36,7 @@ static void expect_bytes(const struct rw_conn *c, size_t n)
 
 Test(sendq, small_message_on_empty_queue_is_tiny)
 {
-	static struct rw_loop l;
+	static struct rw_loop l = {.share = 1};
 	static struct rw_conn c;
 	fill();
 	cr_assert_eq(rw__sendq_append(&l, &c, pattern, 64), 64);
@@ -56,7 +56,7 @@ Test(sendq, small_message_on_empty_queue_is_tiny)
 
 Test(sendq, backlog_grows_in_small_and_large_chunks)
 {
-	static struct rw_loop l;
+	static struct rw_loop l = {.share = 1};
 	static struct rw_conn c;
 	fill();
 	size_t n = 0;
@@ -99,7 +99,7 @@ Test(sendq, backlog_grows_in_small_and_large_chunks)
 
 Test(sendq, larger_message_on_empty_queue_is_not_tiny)
 {
-	static struct rw_loop l;
+	static struct rw_loop l = {.share = 1};
 	static struct rw_conn c;
 	fill();
 	cr_assert_eq(rw__sendq_append(&l, &c, pattern, RW_CHUNK_TINY + 1), RW_CHUNK_TINY + 1);
