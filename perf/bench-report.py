@@ -44,6 +44,8 @@ def load_runs(name, server):
             if seen and per:
                 r["syscalls_total"] = count
                 r["syscalls_per_msg"] = count / per
+        if os.path.exists(f + ".overflows"):
+            r["listen_overflows"] = int(open(f + ".overflows").read().strip() or 0)
         if os.path.exists(f + ".label"):
             r["server_label"] = open(f + ".label").read().strip()
         runs.append(r)
@@ -104,7 +106,9 @@ for name, kind, mode, conns, size, pipe in scenarios:
         if kind == "idle":
             rate = None
             label = next((r["server_label"] for r in ok if r.get("server_label")), "")
-            notes.append(f"established in {m['connect_s']:.1f} s; {m['idle_checked']:.0f}/{conns} echoed"
+            lo = max((r.get("listen_overflows", 0) for r in ok), default=0)
+            notes.append(f"established in {m['connect_s']:.1f} s ({lo} ListenOverflows);"
+                         f" {m['idle_checked']:.0f}/{conns} echoed"
                          f" after idle; server RSS {m['server_rss_kib'] / 1024:.1f} MiB,"
                          f" +{m['server_rss_per_conn_kib'] * 1024:.0f} B/conn" + (f"; {label}" if label else ""))
             m["label"] = label

@@ -319,6 +319,13 @@ stop_counter() {
 	COUNTER=""
 }
 
+# The kernel's count of SYNs dropped on a full accept queue (each costs the
+# client a 1 s SYN retransmission): what limits the idle runs' connect time.
+listen_overflows() {
+	awk '/^TcpExt:/ { if (!h) { split($0, n); h = 1 } else { split($0, v)
+		for (i in n) if (n[i] == "ListenOverflows") print v[i] } }' /proc/net/netstat
+}
+
 run_one() { # run_one SERVER KIND MODE CONNS SIZE PIPE REP OUT
 	local server="$1" kind="$2" mode="$3" conns="$4" size="$5" pipe="$6" rep="$7" out="$8"
 	local -a extra=()
@@ -335,10 +342,13 @@ run_one() { # run_one SERVER KIND MODE CONNS SIZE PIPE REP OUT
 	[[ -n "$LABEL" ]] && echo "$LABEL" >"$out.label"
 	COUNTER=""
 	[[ -n "$PERF" && "$rep" == 1 ]] && start_counter "$out.sys"
+	local lo0
+	lo0="$(listen_overflows)"
 	$(pin 1) "$LOAD" --mode "$lmode" --port "$PORT" --connections "$conns" --size "$size" \
 		--pipeline "$pipe" "${extra[@]}" --duration "$DURATION" --warmup "$WARMUP" \
 		--server-pid "$SAMPLE" --json "$out" --quiet 2>"$out.err" ||
 		note "$server: '$kind $mode $conns x $size' failed: $(head -c 300 "$out.err")"
+	echo $(($(listen_overflows) - lo0)) >"$out.overflows"
 	[[ -n "$COUNTER" ]] && stop_counter
 	stop_servers
 }

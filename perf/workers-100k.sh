@@ -9,8 +9,8 @@
 # Why N workers: RLIMIT_NOFILE is 20,000 here and a ring's fixed-file table is
 # capped by it, so 100,000 connections need at least 6 rings in one process
 # (DESIGN.md 4a); the default N is ceil(CONNECTIONS / 18,000).
-# Run by tools/run bench (not by the default test run: it takes about a
-# minute). Kernel settings: net.core.somaxconn and tcp_max_syn_backlog should be
+# The same check as perf/bench.sh's "idle 100000" scenario (which tools/run
+# bench runs, next to the epoll peer), for one server alone: about a minute. Kernel settings: net.core.somaxconn and tcp_max_syn_backlog should be
 # >= 16384 (tools/run bench raises them when allowed).
 set -euo pipefail
 
@@ -41,6 +41,11 @@ PORT="$(awk '/^listening tcp/ {print $3}' "$TMP/server.out")"
 THREADS="$(ls "/proc/$SERVER/task" | wc -l)"
 echo "workers-100k: ringworks-echo --workers $WORKERS (pid $SERVER, $THREADS threads), $CONNS connections"
 
+listen_overflows() {
+	awk '/^TcpExt:/ { if (!h) { split($0, n); h = 1 } else { split($0, v)
+		for (i in n) if (n[i] == "ListenOverflows") print v[i] } }' /proc/net/netstat
+}
+lo0="$(listen_overflows)"
 status=0
 "$LOAD" --port "$PORT" --idle --connections "$CONNS" --duration 5 --connect-timeout 60 \
 	--server-pid "$SERVER" >"$TMP/load.out" 2>"$TMP/load.err" || status=$?
@@ -48,7 +53,7 @@ cat "$TMP/load.out"
 est="$(grep -o 'established *[0-9]* (in [0-9.]* s)' "$TMP/load.out" | sed 's/established *//')"
 echoed="$(awk '/echoed after idle/ {print $4 " of " $6}' "$TMP/load.out")"
 rss="$(grep -o 'RSS [0-9.]* MiB ([0-9.]* KiB per connection)' "$TMP/load.out" || true)"
-echo "workers-100k: established $est; echoed after idle $echoed; server $rss"
+echo "workers-100k: established $est, $(($(listen_overflows) - lo0)) ListenOverflows (the host's); echoed after idle $echoed; server $rss"
 if ((status != 0)); then
 	echo "workers-100k: FAIL (rw-load exit $status)"
 	tail -5 "$TMP/load.err" >&2
