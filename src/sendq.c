@@ -84,14 +84,14 @@ void rw__chunk_release(struct rw_loop *l, struct rw_chunk *ch)
 		free(ch->arg);
 		ch->kind = RW_CHUNK_COPY;
 		ch->data = ch->inline_data;
-		chunk_to_pool(&l->pool, ch);
+		chunk_to_pool(&l->pool, l->share, ch);
 		break;
 	case RW_CHUNK_RING:
 		l->bufring.lent--;
 		rw_bufring_unref(&l->bufring, ch->bid);
 		ch->kind = RW_CHUNK_COPY;
 		ch->data = ch->inline_data;
-		chunk_to_pool(&l->pool, ch);
+		chunk_to_pool(&l->pool, l->share, ch);
 		break;
 	case RW_CHUNK_OWNED:
 		if (ch->release)
@@ -144,7 +144,7 @@ static bool append_ring(struct rw_loop *l, struct rw_conn *c, const uint8_t *dat
 	if (!ch)
 		return false;
 	if (!rw_bufring_ref(b, (unsigned)bid)) {
-		chunk_to_pool(&l->pool, ch);
+		chunk_to_pool(&l->pool, l->share, ch);
 		return false;
 	}
 	b->lent++;

@@ -136,7 +136,7 @@ static void fake_bufring_free(struct rw_loop *l)
  * back to the ring only when both the delivery and the queue are done. */
 Test(sendq, delivered_buffer_is_sent_by_reference)
 {
-	static struct rw_loop l;
+	static struct rw_loop l = {.share = 1};
 	static struct rw_conn c;
 	fake_bufring(&l, 8, 4096);
 	uint8_t *buf = rw_bufring_addr(&l.bufring, 3);
@@ -166,7 +166,7 @@ Test(sendq, delivered_buffer_is_sent_by_reference)
  * queued sends hold half of the buffers. */
 Test(sendq, ring_reference_only_when_safe)
 {
-	static struct rw_loop l;
+	static struct rw_loop l = {.share = 1};
 	static struct rw_conn c;
 	fake_bufring(&l, 4, 4096);
 	struct rw_bufring *b = &l.bufring;
@@ -201,7 +201,7 @@ Test(sendq, ring_reference_only_when_safe)
  * an offer nobody took stays the caller's. */
 Test(sendq, offered_heap_buffer_is_adopted_once)
 {
-	static struct rw_loop l;
+	static struct rw_loop l = {.share = 1};
 	static struct rw_conn c1, c2;
 	fill();
 	uint8_t *m = malloc(20000);
