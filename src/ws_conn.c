@@ -8,24 +8,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rw__ws_conn_free(struct rw_ws_conn *wc)
+/* ---- the cold part ----------------------------------------------------------- */
+
+struct rw_ws_cold *rw__ws_cold(struct rw_ws_conn *wc)
 {
-	struct rw_wsserver *ws = wc->ws;
-	if (wc->hs) {
-		rw_ws_handshake_free(wc->hs);
-		free(wc->hs);
+	if (!wc->cold)
+		wc->cold = calloc(1, sizeof(*wc->cold));
+	return wc->cold;
+}
+
+void rw__ws_cold_trim(struct rw_ws_conn *wc)
+{
+	struct rw_ws_cold *k = wc->cold;
+	/* While input is processed, callers up the stack may hold k. */
+	if (!k || wc->busy || wc->phase != WS_OPEN)
+		return;
+	if (k->hs || k->message_length || k->deflater || k->inflater || (k->line && wc->line_mode) || k->reason ||
+	    k->fail_text || wc->ping_waiting)
+		return;
+	free(k->line);
+	free(k);
+	wc->cold = NULL;
+}
+
+void rw__ws_conn_free(struct rw_conn *c, struct rw_ws_conn *wc)
+{
+	struct rw_wsserver *ws = rw__ws_of(c);
+	struct rw_ws_cold *k = wc->cold;
+	if (k) {
+		if (k->hs) {
+			rw_ws_handshake_free(k->hs);
+			free(k->hs);
+		}
+		if (k->inflater)
+			rw__ws_inflate_put(ws, k->inflater);
+		if (k->deflater) {
+			rw_pmd_deflate_end(k->deflater);
+			free(k->deflater);
+		}
+		free(k->reason);
+		free(k->line);
+		free(k);
 	}
 	free(wc->meta);
-	free(wc->rcvd_reason);
-	free(wc->sent_reason);
-	rw__ws_rx_release(wc, true);
-	if (wc->inflater)
-		rw__ws_inflate_put(ws, wc->inflater);
-	if (wc->deflater) {
-		rw_pmd_deflate_end(wc->deflater);
-		free(wc->deflater);
-	}
-	free(wc->line);
+	rw__ws_rx_release(ws, wc, true);
 	free(wc);
 }
 
@@ -47,7 +73,9 @@ static const char *close_text(int code)
 }
 
 /* Send a Close frame (once) and, unless waiting for the client's answer,
- * close the TCP connection once the queue has drained. */
+ * close the TCP connection once the queue has drained. Short of memory, the
+ * Close still goes out with its code and reason; only Disconnected's text
+ * falls back to "" and the wait for the client's Close is skipped. */
 int rw__ws_close(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char *reason, bool wait)
 {
 	if (!wc->close_sent) {
@@ -60,23 +88,29 @@ int rw__ws_close(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char 
 		body[0] = (uint8_t)(code >> 8);
 		body[1] = (uint8_t)code;
 		memcpy(body + 2, reason, n);
-		free(wc->sent_reason);
-		wc->sent_reason = strndup(reason, n); /* NULL (also out of memory): "" */
-		wc->sent_code = (int16_t)code;
 		wc->close_sent = true;
-		if (!wc->close_rcvd)
+		if (!wc->close_rcvd) {
+			/* Disconnected reports our code and reason. */
 			wc->server_closed_first = true;
+			wc->close_code = (int16_t)code;
+			struct rw_ws_cold *k = rw__ws_cold(wc);
+			if (k) {
+				free(k->reason);
+				k->reason = strndup(reason, n); /* NULL (also out of memory): "" */
+			}
+		}
 		rw__ws_control(c, RW_WS_OP_CLOSE, body, n + 2);
 	}
 	if (wc->phase == WS_OPEN)
 		wc->phase = WS_CLOSING;
-	if (!wait) {
+	struct rw_ws_cold *k = wait ? rw__ws_cold(wc) : NULL;
+	if (!k) {
 		rw__conn_close(c, 0, "OK", false);
 	} else {
 		/* Bounded wait for the client's Close (D-12). */
 		c->idle_timeout = c->timeout > 0 ? c->timeout : RW_WS_CLOSE_WAIT_S;
 		c->last_active = c->srv->loop->now_ms;
-		wc->phase_start = c->last_active;
+		k->phase_start = c->last_active;
 	}
 	return 0;
 }
@@ -87,9 +121,9 @@ void rw__ws_fail(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char 
 {
 	if (c->flags & RW_C_CLOSING)
 		return;
-	rw__ws_log(wc->ws, RW_LOG_INFO, "connection %lld: closing with %d: %s", (long long)wc->id, code, why);
-	if (!wc->close_sent)
-		wc->fail_text = why;
+	rw__ws_log(rw__ws_of(c), RW_LOG_INFO, "connection %lld: closing with %d: %s", (long long)c->id, code, why);
+	if (!wc->close_sent && rw__ws_cold(wc))
+		wc->cold->fail_text = why;
 	rw__ws_close(wc, c, code, why, false);
 }
 
@@ -104,7 +138,7 @@ static void reject(struct rw_ws_conn *wc, struct rw_conn *c, int status, const c
 		free(resp);
 	}
 	wc->phase = WS_DONE;
-	wc->fail_text = why;
+	wc->cold->fail_text = why; /* the handshake's cold part is still there */
 	rw__conn_close(c, 0, why, false);
 }
 
@@ -117,31 +151,42 @@ static bool offered_token(const char *offers, const char *pick)
 }
 
 /* The metadata the properties read after the handshake, in one allocation
- * (the layout is in ws_internal.h); the request headers only when kept. */
-static char *pack_meta(const rw_ws_request *r, const char *pick, bool keep_headers)
+ * with no empty fields at its end (the layout is in ws_internal.h), or none
+ * when all are empty; the request headers only when kept. Returns false when
+ * out of memory. */
+static bool pack_meta(const rw_ws_request *r, const char *pick, bool keep_headers, char **out)
 {
 	const char *f[6] = {r->request_uri, r->host, r->origin, r->protocols, pick, keep_headers ? r->headers : ""};
-	size_t len[6], total = 0;
+	size_t len[6], total = 1;
+	int count = 0;
 	for (int i = 0; i < 6; i++) {
 		if (!f[i])
 			f[i] = "";
 		len[i] = strlen(f[i]) + 1;
-		total += len[i];
+		if (len[i] > 1)
+			count = i + 1;
 	}
+	*out = NULL;
+	if (!count)
+		return true;
+	for (int i = 0; i < count; i++)
+		total += len[i];
 	char *m = malloc(total), *p = m;
 	if (!m)
-		return NULL;
-	for (int i = 0; i < 6; i++) {
+		return false;
+	*p++ = (char)count;
+	for (int i = 0; i < count; i++) {
 		memcpy(p, f[i], len[i]);
 		p += len[i];
 	}
-	return m;
+	*out = m;
+	return true;
 }
 
 static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
 {
-	struct rw_wsserver *ws = wc->ws;
-	rw_ws_request *r = &wc->hs->req;
+	struct rw_wsserver *ws = rw__ws_of(c);
+	rw_ws_request *r = &wc->cold->hs->req;
 	rw_pmd_params pp;
 	bool pmd = ws->set.pmd_enable && rw_pmd_negotiate(r->extensions, ws->set.pmd_takeover, &pp);
 	rw_wsserver_websocket_open_request e = {
@@ -166,8 +211,8 @@ static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
 		rw_pmd_response(&pp, ext, sizeof(ext));
 	size_t n;
 	char *resp = rw_ws_response_101(r->key, pick, ext, e.response_headers, &n);
-	char *meta = resp ? pack_meta(r, pick, ws->set.keep_headers) : NULL;
-	if (!meta) {
+	char *meta = NULL;
+	if (!resp || !pack_meta(r, pick, ws->set.keep_headers, &meta)) {
 		free(resp);
 		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
 		return;
@@ -176,12 +221,17 @@ static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
 	free(resp);
 	/* Keep what the properties need, drop the rest of the handshake. */
 	wc->meta = meta;
-	rw_ws_handshake_free(wc->hs);
-	free(wc->hs);
-	wc->hs = NULL;
+	rw_ws_handshake_free(wc->cold->hs);
+	free(wc->cold->hs);
+	wc->cold->hs = NULL;
 	wc->pmd = pmd;
-	wc->pmdp = pp;
+	if (pmd) {
+		wc->pmd_server_nct = pp.server_no_context_takeover;
+		wc->pmd_client_nct = pp.client_no_context_takeover;
+		wc->pmd_bits = (uint8_t)pp.server_max_window_bits;
+	}
 	wc->phase = WS_OPEN;
+	rw__ws_cold_trim(wc);
 	c->idle_timeout = 0; /* WebSocket connections have no idle timeout */
 	wc->counted = true;
 	ws->open_count++;
@@ -199,13 +249,14 @@ static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
 static size_t handshake_input(struct rw_ws_conn *wc, struct rw_conn *c, const uint8_t *data, size_t len)
 {
 	size_t used;
-	int rc = rw_ws_handshake_feed(wc->hs, data, len, &used);
+	rw_ws_handshake *hs = wc->cold->hs;
+	int rc = rw_ws_handshake_feed(hs, data, len, &used);
 	if (rc == RW_WS_HS_MORE)
 		return len;
 	if (rc == RW_WS_HS_ERROR) {
-		rw__ws_log(wc->ws, RW_LOG_INFO, "connection %lld: bad upgrade request (%d): %s", (long long)c->id,
-		           wc->hs->status, wc->hs->error_text);
-		reject(wc, c, wc->hs->status, NULL, wc->hs->error_text);
+		rw__ws_log(rw__ws_of(c), RW_LOG_INFO, "connection %lld: bad upgrade request (%d): %s", (long long)c->id,
+		           hs->status, hs->error_text);
+		reject(wc, c, hs->status, NULL, hs->error_text);
 		return len;
 	}
 	open_request(wc, c);
@@ -226,14 +277,14 @@ ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len)
 		return (ssize_t)len; /* nothing more is wanted from this peer */
 	wc->busy++;
 	c->flags |= RW_C_IN_DATAIN; /* a nested loop turn holds this connection's bytes */
-	if (wc->phase != WS_OPEN)
-		c->last_active = wc->phase_start; /* not activity: the deadline holds */
+	if (wc->phase != WS_OPEN && wc->cold)
+		c->last_active = wc->cold->phase_start; /* not activity: the deadline holds */
 	size_t at = 0;
 	if (wc->phase == WS_HANDSHAKE)
 		at = handshake_input(wc, c, data, len);
-	struct rw_ws_ctx ctx = {wc, c};
+	struct rw_ws_ctx ctx = {rw__ws_of(c), wc, c};
 	while (at < len && (wc->phase == WS_OPEN || wc->phase == WS_CLOSING) && !stopped(c, wc)) {
-		struct rw_ws_rx *rx = rw__ws_rx_get(wc);
+		struct rw_ws_rx *rx = rw__ws_rx_get(ctx.ws, wc);
 		if (!rx) {
 			rw__ws_fail(wc, c, RW_WS_CLOSE_INTERNAL, "out of memory");
 			at = len;
@@ -248,13 +299,15 @@ ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len)
 		at += (size_t)n;
 	}
 	/* An idle connection keeps no receive state. */
-	rw__ws_rx_release(wc, false);
+	rw__ws_rx_release(ctx.ws, wc, false);
 	if (wc->phase == WS_DONE || (c->flags & RW_C_CLOSING))
 		at = len;
 	c->flags &= ~RW_C_IN_DATAIN;
 	if (--wc->busy == 0 && wc->zombie) {
 		WS_CONN(c) = NULL;
-		rw__ws_conn_free(wc);
+		rw__ws_conn_free(c, wc);
+	} else if (wc->cold) {
+		rw__ws_cold_trim(wc); /* e.g. line mode was turned off in DataIn */
 	}
 	return (ssize_t)at;
 }

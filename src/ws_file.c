@@ -21,7 +21,7 @@
  * returns the bytes taken. */
 static size_t push_piece(struct rw_ws_conn *wc, struct rw_conn *c, const uint8_t *d, size_t n, int *err)
 {
-	uint32_t max_frame = wc->ws->set.max_frame;
+	uint32_t max_frame = rw__ws_of(c)->set.max_frame;
 	size_t taken = 0;
 	while (taken < n) {
 		uint32_t room = rw__ws_room(c);

@@ -47,6 +47,8 @@ struct rw_ws_settings {
  * connection idle again, so idle connections cost no parser memory. */
 struct rw_ws_rx {
 	struct rw_ws_rx *next;   /* in the pool */
+	z_stream *inflater;      /* while a compressed message is received (no
+	                          * client context takeover: from the server's pool) */
 	rw_ws_parser fp;
 	uint64_t total;          /* inflated bytes of the current message */
 	rw_utf8_state utf8;
@@ -75,47 +77,63 @@ struct rw_wsserver {
 
 enum rw_ws_phase { WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_DONE };
 
-/* Per connection, kept small: an idle WebSocket holds this struct and its
- * request metadata, nothing else (no parser, no zlib state unless context
- * takeover keeps it, no close texts until a close). */
-struct rw_ws_conn {
-	struct rw_wsserver *ws;
-	rw_connid id;
-	uint8_t phase;
-	bool exposed;            /* an event carried the id: Disconnected is owed */
-	bool counted;            /* counted in open_count (Connected fired) */
-	bool pmd;
-	bool zombie;             /* Disconnected fired while busy */
-	bool line_mode;
-	bool tx_open;            /* a message is open: next frames continue it */
-	uint8_t tx_opcode;
-	uint8_t data_format;
-	uint8_t busy;            /* inside input processing: free later */
-	bool close_rcvd, close_sent, server_closed_first;
-	bool ping_waiting, pong_seen;
-	rw_pmd_params pmdp;
-	int16_t rcvd_code, sent_code;
-	int max_line;
-	uint32_t line_len;
+/* What a connection needs only now and then, allocated on demand and freed
+ * (rw__ws_cold_trim) once it holds nothing again: the handshake and its
+ * deadline, the close (reason, why the connection ended, close-wait start),
+ * line mode's buffer, MessageLength, context takeover's zlib streams and a
+ * blocking Ping's payload. An open, idle connection with the default settings
+ * has none. */
+struct rw_ws_cold {
 	rw_ws_handshake *hs;     /* during the handshake only */
 	int64_t phase_start;     /* handshake / close wait began (loop clock, ms) */
-	/* Request metadata, one allocation: request URI, Host, Origin, offered
-	 * subprotocols, the selected one, then the request headers when
-	 * KeepRequestHeaders (else ""), each NUL-terminated (wsserver_props.c). */
+	int64_t message_length;  /* MessageLength (0 = off) */
+	z_stream *deflater;      /* server context takeover */
+	z_stream *inflater;      /* client context takeover: kept between messages */
+	uint8_t *line;           /* line mode: the line so far (max_line bytes) */
+	uint32_t line_len;
+	uint8_t ping_payload[8]; /* the blocking Ping() waits for this pong */
+	/* The close reason Disconnected reports: ours when the server closed
+	 * first, else the client's (allocated when a Close is sent/received). */
+	char *reason;
+	const char *fail_text;   /* why the connection ended (static text) */
+};
+
+/* Per connection, what every open idle WebSocket needs and no more (48 B):
+ * no parser, no zlib state, no texts; `rx` only while a frame or message is
+ * in progress, `cold` only while something rare is going on. The server and
+ * the id are the engine's (c->srv->layer, c->id). */
+struct rw_ws_conn {
+	uint8_t phase;
+	uint8_t busy;            /* inside input processing: free later */
+	uint8_t data_format;
+	uint8_t tx_opcode;
+	bool exposed : 1;        /* an event carried the id: Disconnected is owed */
+	bool counted : 1;        /* counted in open_count (Connected fired) */
+	bool pmd : 1;
+	bool zombie : 1;         /* Disconnected fired while busy */
+	bool line_mode : 1;
+	bool tx_open : 1;        /* a message is open: next frames continue it */
+	bool close_rcvd : 1;
+	bool close_sent : 1;
+	bool server_closed_first : 1;
+	bool ping_waiting : 1;   /* a blocking Ping() waits (payload in cold) */
+	bool pong_seen : 1;
+	/* permessage-deflate as negotiated (rw_pmd_params, what is used after
+	 * the handshake) */
+	bool pmd_server_nct : 1; /* server_no_context_takeover */
+	bool pmd_client_nct : 1; /* client_no_context_takeover */
+	uint8_t pmd_bits;        /* server_max_window_bits */
+	int16_t close_code;      /* what Disconnected reports: ours when the server
+	                          * closed first, else the client's */
+	int32_t max_line;        /* MaxLineLength[id] */
+	uint64_t tx_left;        /* the open message's bytes still to come */
+	struct rw_ws_cold *cold;
+	/* Request metadata, one allocation (wsserver_props.c), NULL when every
+	 * field is empty: a count byte k, then the first k of request URI, Host,
+	 * Origin, offered subprotocols, the selected one and the request headers
+	 * (KeepRequestHeaders), each NUL-terminated; the rest are "". */
 	char *meta;
 	struct rw_ws_rx *rx;     /* receive state while a frame/message is open */
-	z_stream *inflater;      /* while a compressed message is received, or for good
-	                          * when the client keeps its context */
-	uint8_t *line;           /* line mode */
-	/* send */
-	int64_t message_length;  /* MessageLength (0 = off) */
-	uint64_t tx_left;        /* the open message's bytes still to come */
-	z_stream *deflater;      /* context takeover only */
-	/* close: reasons are allocated when a Close is sent or received */
-	char *rcvd_reason, *sent_reason;
-	const char *fail_text;   /* why the connection ended (static text) */
-	/* Ping() */
-	uint8_t ping_payload[8];
 };
 
 /* The connection's layer (rw__conn_layer, layer_size = one pointer) holds
@@ -123,8 +141,19 @@ struct rw_ws_conn {
  * the state is freed. */
 #define WS_CONN(c) (*(struct rw_ws_conn **)rw__conn_layer(c))
 
+static inline struct rw_wsserver *rw__ws_of(const struct rw_conn *c)
+{
+	return c->srv->layer;
+}
+
+/* The connection's cold part, made when missing (NULL: out of memory). */
+struct rw_ws_cold *rw__ws_cold(struct rw_ws_conn *wc);
+/* Free the cold part if it holds nothing any more. */
+void rw__ws_cold_trim(struct rw_ws_conn *wc);
+
 /* What the frame callbacks get as their context. */
 struct rw_ws_ctx {
+	struct rw_wsserver *ws;
 	struct rw_ws_conn *wc;
 	struct rw_conn *c;
 };
@@ -150,19 +179,19 @@ void rw__ws_log(struct rw_wsserver *ws, int level, const char *fmt, ...) __attri
 
 /* ws_conn.c: handshake, input, close */
 ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len);
-void rw__ws_conn_free(struct rw_ws_conn *wc);
+void rw__ws_conn_free(struct rw_conn *c, struct rw_ws_conn *wc);
 int rw__ws_close(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char *reason, bool wait);
 void rw__ws_fail(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char *why);
 
 /* ws_recv.c: messages to DataIn */
 extern const rw_ws_parser_cbs rw__ws_frame_cbs;
-void rw__ws_rx_reset(struct rw_ws_conn *wc);
+void rw__ws_rx_reset(struct rw_wsserver *ws, struct rw_ws_conn *wc);
 void rw__ws_inflate_put(struct rw_wsserver *ws, z_stream *z);
 /* The connection's receive state, made when input arrives (NULL when out of
  * memory); rw__ws_rx_release gives it back once the connection is idle
  * (force: also mid-message, when the connection ends). */
-struct rw_ws_rx *rw__ws_rx_get(struct rw_ws_conn *wc);
-void rw__ws_rx_release(struct rw_ws_conn *wc, bool force);
+struct rw_ws_rx *rw__ws_rx_get(struct rw_wsserver *ws, struct rw_ws_conn *wc);
+void rw__ws_rx_release(struct rw_wsserver *ws, struct rw_ws_conn *wc, bool force);
 void rw__ws_rx_pool_free(struct rw_wsserver *ws);
 
 /* ws_send.c */

@@ -19,35 +19,49 @@ static int halt(const struct rw_ws_ctx *x)
 
 static void fire_data(struct rw_ws_ctx *x, int format, const uint8_t *d, size_t n, bool eom, bool eol)
 {
-	struct rw_wsserver *ws = x->wc->ws;
+	struct rw_wsserver *ws = x->ws;
 	if (!ws->ev.data_in || ws->freeing)
 		return;
 	rw_wsserver_data_in e = {x->c->id, format, d, n, eom, eol};
 	ws->ev.data_in(ws, &e, ws->user);
 }
 
-/* Line mode: LF ends a line (a CR before it is dropped); MaxLineLength cuts. */
+/* The line buffer (MaxLineLength bytes, in the cold part), made on first
+ * use and again after MaxLineLength[id] changed. */
+static struct rw_ws_cold *line_buf(struct rw_ws_ctx *x)
+{
+	struct rw_ws_cold *k = rw__ws_cold(x->wc);
+	if (!k || (!k->line && !(k->line = malloc((size_t)x->wc->max_line)))) {
+		rw__ws_fail(x->wc, x->c, RW_WS_CLOSE_INTERNAL, "out of memory");
+		return NULL;
+	}
+	return k;
+}
+
+/* Line mode: LF ends a line (a CR before it is dropped); MaxLineLength cuts.
+ * After each DataIn the buffer is looked up again: the handler may have
+ * changed MaxLineLength[id]. */
 static void lines(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
 {
 	struct rw_ws_conn *wc = x->wc;
-	size_t max = (size_t)wc->max_line;
-	if (!wc->line && !(wc->line = malloc(max))) {
-		rw__ws_fail(wc, x->c, RW_WS_CLOSE_INTERNAL, "out of memory");
-		return;
-	}
+	struct rw_ws_cold *k = NULL;
 	for (size_t i = 0; i < n && !halt(x); i++) {
+		if (!k && !(k = line_buf(x)))
+			return;
 		if (d[i] == '\n') {
-			size_t len = wc->line_len;
-			if (len && wc->line[len - 1] == '\r')
+			size_t len = k->line_len;
+			if (len && k->line[len - 1] == '\r')
 				len--;
-			wc->line_len = 0;
-			fire_data(x, 0, wc->line, len, eom && i + 1 == n, true);
+			k->line_len = 0;
+			fire_data(x, 0, k->line, len, eom && i + 1 == n, true);
+			k = NULL;
 			continue;
 		}
-		wc->line[wc->line_len++] = d[i];
-		if (wc->line_len == max) {
-			wc->line_len = 0;
-			fire_data(x, 0, wc->line, max, eom && i + 1 == n, false);
+		k->line[k->line_len++] = d[i];
+		if (k->line_len >= (uint32_t)wc->max_line) {
+			k->line_len = 0;
+			fire_data(x, 0, k->line, (size_t)wc->max_line, eom && i + 1 == n, false);
+			k = NULL;
 		}
 	}
 }
@@ -65,11 +79,11 @@ static int piece(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
 	}
 	if (wc->line_mode) {
 		lines(x, d, n, eom);
-	} else if (wc->ws->set.buffer_message && eom && wc->rx->msg_len == 0) {
+	} else if (x->ws->set.buffer_message && eom && wc->rx->msg_len == 0) {
 		/* A message that arrived in one piece goes out from where it lies
 		 * (the receive buffer): no copy, no buffer. */
 		fire_data(x, wc->rx->opcode, d, n, true, false);
-	} else if (wc->ws->set.buffer_message) {
+	} else if (x->ws->set.buffer_message) {
 		if (wc->rx->msg_len + n > wc->rx->msg_cap) {
 			size_t cap = wc->rx->msg_cap ? wc->rx->msg_cap : 4096;
 			while (cap < wc->rx->msg_len + n)
@@ -111,7 +125,7 @@ static int piece(struct rw_ws_ctx *x, const uint8_t *d, size_t n, bool eom)
 		wc->rx->started = true;
 	}
 	if (eom)
-		rw__ws_rx_reset(wc);
+		rw__ws_rx_reset(x->ws, wc);
 	return halt(x);
 }
 
@@ -138,24 +152,25 @@ static z_stream *inflate_get(struct rw_wsserver *ws)
 	return z;
 }
 
-/* The message ended: per-message state back to the start. */
-void rw__ws_rx_reset(struct rw_ws_conn *wc)
+/* The message ended: per-message state back to the start (the inflate
+ * stream of a client without context takeover goes back to the pool). */
+void rw__ws_rx_reset(struct rw_wsserver *ws, struct rw_ws_conn *wc)
 {
-	if (wc->rx) {
-		wc->rx->started = false;
-		wc->rx->utf8 = RW_UTF8_OK;
-		wc->rx->total = 0;
-		wc->rx->opcode = 0;
-	}
-	if (wc->inflater && wc->pmdp.client_no_context_takeover) {
-		rw__ws_inflate_put(wc->ws, wc->inflater);
-		wc->inflater = NULL;
+	struct rw_ws_rx *rx = wc->rx;
+	if (!rx)
+		return;
+	rx->started = false;
+	rx->utf8 = RW_UTF8_OK;
+	rx->total = 0;
+	rx->opcode = 0;
+	if (rx->inflater) {
+		rw__ws_inflate_put(ws, rx->inflater);
+		rx->inflater = NULL;
 	}
 }
 
-struct rw_ws_rx *rw__ws_rx_get(struct rw_ws_conn *wc)
+struct rw_ws_rx *rw__ws_rx_get(struct rw_wsserver *ws, struct rw_ws_conn *wc)
 {
-	struct rw_wsserver *ws = wc->ws;
 	if (wc->rx)
 		return wc->rx;
 	struct rw_ws_rx *rx = ws->rx_pool;
@@ -183,15 +198,18 @@ static bool rx_idle(const struct rw_ws_rx *rx)
 	       !rx->started && rx->opcode == 0;
 }
 
-void rw__ws_rx_release(struct rw_ws_conn *wc, bool force)
+void rw__ws_rx_release(struct rw_wsserver *ws, struct rw_ws_conn *wc, bool force)
 {
 	struct rw_ws_rx *rx = wc->rx;
 	if (!rx || (!force && !rx_idle(rx)))
 		return;
-	struct rw_wsserver *ws = wc->ws;
 	wc->rx = NULL;
 	free(rx->msg);
 	rx->msg = NULL;
+	if (rx->inflater) {
+		rw__ws_inflate_put(ws, rx->inflater);
+		rx->inflater = NULL;
+	}
 	if (ws->rx_pool_n < RW_WS_RX_POOL && !ws->freeing) {
 		rx->next = ws->rx_pool;
 		ws->rx_pool = rx;
@@ -227,16 +245,20 @@ static int on_data(void *ctx, const rw_ws_parser *p, const uint8_t *d, size_t n,
 		wc->rx->opcode = p->msg_opcode;
 	if (!p->msg_compressed)
 		return piece(x, d, n, eom);
-	if (!wc->inflater && !(wc->inflater = inflate_get(wc->ws))) {
+	struct rw_wsserver *ws = x->ws;
+	/* The stream lives with the message, or with the connection when the
+	 * client keeps its context. */
+	struct rw_ws_cold *k = wc->pmd_client_nct ? NULL : rw__ws_cold(wc);
+	z_stream **zp = wc->pmd_client_nct ? &wc->rx->inflater : k ? &k->inflater : NULL;
+	if (!zp || (!*zp && !(*zp = inflate_get(ws)))) {
 		rw__ws_fail(wc, x->c, RW_WS_CLOSE_INTERNAL, "out of memory");
 		return 1;
 	}
-	struct rw_wsserver *ws = wc->ws;
 	/* Output goes through a buffer on this frame's stack: a DataIn handler
 	 * may make a blocking call whose nested loop turn inflates for another
 	 * connection, so no buffer may be shared between connections here. */
 	uint8_t scratch[RW_WS_SCRATCH];
-	int rc = rw_pmd_inflate(wc->inflater, d, n, eom, ws->set.max_message, &wc->rx->total, scratch,
+	int rc = rw_pmd_inflate(*zp, d, n, eom, ws->set.max_message, &wc->rx->total, scratch,
 	                        sizeof(scratch), inflated, x);
 	if (rc == RW_PMD_TOO_BIG)
 		rw__ws_fail(wc, x->c, RW_WS_CLOSE_TOO_BIG, "message larger than MaxMessageSize after inflating");
@@ -251,7 +273,7 @@ static int on_control(void *ctx, int op, const uint8_t *d, size_t n)
 {
 	struct rw_ws_ctx *x = ctx;
 	struct rw_ws_conn *wc = x->wc;
-	struct rw_wsserver *ws = wc->ws;
+	struct rw_wsserver *ws = x->ws;
 	struct rw_conn *c = x->c;
 	if (op == RW_WS_OP_PING || op == RW_WS_OP_PONG) {
 		if (wc->phase != WS_OPEN)
@@ -259,7 +281,7 @@ static int on_control(void *ctx, int op, const uint8_t *d, size_t n)
 		bool pong = op == RW_WS_OP_PONG;
 		if (!pong)
 			rw__ws_control(c, RW_WS_OP_PONG, d, n);
-		else if (wc->ping_waiting && n == 8 && memcmp(d, wc->ping_payload, 8) == 0)
+		else if (wc->ping_waiting && n == 8 && wc->cold && memcmp(d, wc->cold->ping_payload, 8) == 0)
 			wc->pong_seen = true;
 		if (ws->ev.ping && !ws->freeing) {
 			rw_wsserver_ping_event e = {c->id, d, n, pong};
@@ -267,16 +289,21 @@ static int on_control(void *ctx, int op, const uint8_t *d, size_t n)
 		}
 		return halt(x);
 	}
-	/* Close. */
+	/* Close: unless the server closed first, Disconnected reports the
+	 * client's code and reason. */
 	wc->close_rcvd = true;
-	wc->rcvd_code = (int16_t)(n >= 2 ? (d[0] << 8 | d[1]) : RW_WS_CLOSE_NO_STATUS);
-	size_t rn = n > 2 ? n - 2 : 0;
-	free(wc->rcvd_reason);
-	wc->rcvd_reason = rn ? strndup((const char *)d + 2, rn) : NULL; /* NULL (also out of memory): "" */
+	if (!wc->server_closed_first) {
+		wc->close_code = (int16_t)(n >= 2 ? (d[0] << 8 | d[1]) : RW_WS_CLOSE_NO_STATUS);
+		size_t rn = n > 2 ? n - 2 : 0;
+		struct rw_ws_cold *k = rn ? rw__ws_cold(wc) : wc->cold;
+		if (k) {
+			free(k->reason);
+			k->reason = rn ? strndup((const char *)d + 2, rn) : NULL; /* NULL (also out of memory): "" */
+		}
+	}
 	if (!wc->close_sent) {
 		/* Echo the code (RFC 6455 §5.5.1), then the server closes TCP. */
 		wc->close_sent = true;
-		wc->sent_code = wc->rcvd_code;
 		rw__ws_control(c, RW_WS_OP_CLOSE, d, n >= 2 ? 2 : 0);
 	}
 	wc->phase = WS_CLOSING;

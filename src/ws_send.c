@@ -88,14 +88,20 @@ static int open_conn(struct rw_wsserver *ws, rw_connid id, struct rw_conn **cp, 
 /* Queue frames of the open message (starting one if needed) from d[0..n)
  * while the queue has room (or without limit when `force`). Returns the bytes
  * taken. */
+static int64_t message_length(const struct rw_ws_conn *wc)
+{
+	return wc->cold ? wc->cold->message_length : 0;
+}
+
 static size_t push(struct rw_ws_conn *wc, struct rw_conn *c, int op, const uint8_t *d, size_t n, bool force,
                    int *err)
 {
-	uint32_t max_frame = wc->ws->set.max_frame;
+	uint32_t max_frame = rw__ws_of(c)->set.max_frame;
 	size_t taken = 0;
 	while (taken < n || (!wc->tx_open && n == 0 && taken == 0)) {
 		if (!wc->tx_open) {
-			uint64_t total = wc->message_length > 0 ? (uint64_t)wc->message_length : n - taken;
+			int64_t ml = message_length(wc);
+			uint64_t total = ml > 0 ? (uint64_t)ml : n - taken;
 			wc->tx_open = true;
 			wc->tx_left = total;
 			wc->tx_opcode = (uint8_t)op;
@@ -132,16 +138,18 @@ static size_t push(struct rw_ws_conn *wc, struct rw_conn *c, int op, const uint8
 /* The whole message compressed into one buffer (shared stream reset per
  * message, or the connection's own with context takeover); NULL when the
  * message is not worth or not able to be compressed. */
-static const rw_pmd_buf *compress_msg(struct rw_ws_conn *wc, const uint8_t *d, size_t n)
+static const rw_pmd_buf *compress_msg(struct rw_wsserver *ws, struct rw_ws_conn *wc, const uint8_t *d, size_t n)
 {
-	struct rw_wsserver *ws = wc->ws;
-	bool takeover = !wc->pmdp.server_no_context_takeover;
+	bool takeover = !wc->pmd_server_nct;
 	/* The negotiated limit, or less by PermessageDeflateWindowBits (the
 	 * client inflates with the window it announced, which covers ours). */
-	int bits = wc->pmdp.server_max_window_bits;
+	int bits = wc->pmd_bits;
 	if (bits > ws->set.pmd_window_bits)
 		bits = ws->set.pmd_window_bits;
-	z_stream **zp = takeover ? &wc->deflater : &ws->deflaters[bits];
+	struct rw_ws_cold *k = takeover ? rw__ws_cold(wc) : NULL;
+	if (takeover && !k)
+		return NULL; /* sent uncompressed */
+	z_stream **zp = takeover ? &k->deflater : &ws->deflaters[bits];
 	if (!*zp) {
 		z_stream *z = malloc(sizeof(*z));
 		if (!z || rw_pmd_deflate_init(z, bits, ws->set.pmd_mem_level, ws->set.pmd_level) != RW_PMD_OK) {
@@ -155,9 +163,9 @@ static const rw_pmd_buf *compress_msg(struct rw_ws_conn *wc, const uint8_t *d, s
 	return &ws->zbuf;
 }
 
-static int send_compressed(struct rw_ws_conn *wc, struct rw_conn *c, int op, const uint8_t *d, size_t n)
+static int send_compressed(struct rw_conn *c, int op, const uint8_t *d, size_t n)
 {
-	uint32_t max_frame = wc->ws->set.max_frame;
+	uint32_t max_frame = rw__ws_of(c)->set.max_frame;
 	size_t off = 0;
 	do {
 		size_t k = n - off;
@@ -211,17 +219,19 @@ static int send_message(struct rw_wsserver *ws, rw_connid id, int op, const uint
 		return rc;
 	if (n && !d)
 		return -RW_EINVAL;
-	bool whole = !wc->tx_open && (wc->message_length <= 0 || (uint64_t)wc->message_length == n);
+	int64_t ml = message_length(wc);
+	bool whole = !wc->tx_open && (ml <= 0 || (uint64_t)ml == n);
 	if (op == RW_WS_OP_TEXT && whole && !rw_utf8_valid(d, n))
 		return -RW_EBAD_VALUE;
 	int err = 0;
 	if (wc->pmd && whole && n > 0 && (c->timeout > 0 || n + 64 <= rw__ws_room(c))) {
-		const rw_pmd_buf *z = compress_msg(wc, d, n);
-		if (z && (z->len < n || wc->deflater)) {
+		const rw_pmd_buf *z = compress_msg(ws, wc, d, n);
+		/* With context takeover the stream has taken the message: it must go. */
+		if (z && (z->len < n || !wc->pmd_server_nct)) {
 			/* In blocking mode the compressed copy must outlive nested
 			 * events (which may compress for others): it is queued at once,
 			 * even past the queue limit, and then drained like any other. */
-			rc = send_compressed(wc, c, op, z->d, z->len);
+			rc = send_compressed(c, op, z->d, z->len);
 			c->bytes_sent = c->timeout > 0 ? 0 : (int64_t)n;
 			return rc;
 		}
@@ -296,6 +306,16 @@ RW_API int rw_wsserver_send_text(rw_wsserver *ws, rw_connid id, const char *text
 	return send_message(ws, id, RW_WS_OP_TEXT, (const uint8_t *)text, text ? strlen(text) : 0);
 }
 
+/* The end of a blocking Ping(): its payload goes with the cold part. */
+static int ping_end(struct rw_ws_conn *wc, int rc)
+{
+	if (wc) {
+		wc->ping_waiting = false;
+		rw__ws_cold_trim(wc);
+	}
+	return rc;
+}
+
 RW_API int rw_wsserver_ping(rw_wsserver *ws, rw_connid id)
 {
 	RW_WS_ROUTE(ws, id);
@@ -305,32 +325,35 @@ RW_API int rw_wsserver_ping(rw_wsserver *ws, rw_connid id)
 	if (rc < 0)
 		return rc;
 	uint64_t seq = ++ws->ping_seq;
+	uint8_t payload[8];
 	for (int i = 0; i < 8; i++)
-		wc->ping_payload[i] = (uint8_t)(seq >> (56 - 8 * i));
+		payload[i] = (uint8_t)(seq >> (56 - 8 * i));
+	if (c->timeout == 0)
+		return rw__ws_control(c, RW_WS_OP_PING, payload, 8); /* no one waits for the pong */
+	struct rw_ws_cold *k = rw__ws_cold(wc);
+	if (!k)
+		return -RW_ENOMEM;
+	memcpy(k->ping_payload, payload, 8);
 	wc->ping_waiting = true;
 	wc->pong_seen = false;
-	rc = rw__ws_control(c, RW_WS_OP_PING, wc->ping_payload, 8);
-	if (rc < 0 || c->timeout == 0)
-		return rc;
+	rc = rw__ws_control(c, RW_WS_OP_PING, payload, 8);
+	if (rc < 0)
+		return ping_end(wc, rc);
 	int64_t since = rw__now_ms();
 	c->flags &= ~RW_C_INTERRUPT;
 	while (!wc->pong_seen) {
 		/* Only the pong counts as progress here, not other traffic. */
 		int64_t left = since + (int64_t)c->timeout * 1000 - rw__now_ms();
-		if (left <= 0) {
-			wc->ping_waiting = false;
-			return -RW_ETIMEDOUT;
-		}
+		if (left <= 0)
+			return ping_end(wc, -RW_ETIMEDOUT);
 		if (c->flags & RW_C_INTERRUPT) {
 			c->flags &= ~RW_C_INTERRUPT;
-			wc->ping_waiting = false;
-			return -RW_EINTERRUPTED;
+			return ping_end(wc, -RW_EINTERRUPTED);
 		}
 		rw__blocking_wait(ws->tcp, left < 100 ? (int)left : 100);
-			wc = rw__ws_conn(ws, id, &c);
+		wc = rw__ws_conn(ws, id, &c);
 		if (!wc || wc->phase != WS_OPEN)
-			return -RW_EWS_SEND;
+			return ping_end(wc, -RW_EWS_SEND);
 	}
-	wc->ping_waiting = false;
-	return 0;
+	return ping_end(wc, 0);
 }

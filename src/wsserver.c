@@ -56,26 +56,27 @@ static void on_connected(rw_tcpserver *t, const rw_tcpserver_connected *e, void 
 		return;
 	}
 	struct rw_ws_conn *wc = calloc(1, sizeof(*wc));
+	struct rw_ws_cold *k = calloc(1, sizeof(*k));
 	rw_ws_handshake *hs = calloc(1, sizeof(*hs));
-	if (!wc || !hs) {
+	if (!wc || !k || !hs) {
 		free(wc);
+		free(k);
 		free(hs);
 		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
 		return;
 	}
-	wc->ws = ws;
-	wc->id = c->id;
 	wc->phase = WS_HANDSHAKE;
 	wc->exposed = c->tls != NULL; /* the SSL events carried the id */
 	rw_ws_handshake_init(hs);
 	hs->max_head = (size_t)ws->set.max_head;
-	wc->hs = hs;
+	k->hs = hs;
+	wc->cold = k;
 	/* The handshake deadline is the engine's idle timeout, measured from
 	 * now: input during the handshake does not count as activity (see
 	 * rw__ws_input), so a slow client cannot stretch it. */
 	int secs = t->set.default_connection_timeout > 0 ? t->set.default_connection_timeout : 30;
 	c->last_active = t->loop->now_ms;
-	wc->phase_start = c->last_active;
+	k->phase_start = c->last_active;
 	c->idle_timeout = secs;
 	wc->max_line = ws->set.max_line;
 	WS_CONN(c) = wc;
@@ -105,14 +106,15 @@ static void on_disconnected(rw_tcpserver *t, const rw_tcpserver_disconnected *e,
 	bool exposed = (c && c->tls) || (wc && wc->exposed);
 	int code = RW_WS_CLOSE_ABNORMAL;
 	const char *desc = e->status_code ? e->description : "Connection closed without a Close frame";
-	if (wc && wc->server_closed_first && wc->close_sent) {
-		code = wc->sent_code;
-		desc = wc->fail_text ? wc->fail_text : wc->sent_reason ? wc->sent_reason : "";
+	const struct rw_ws_cold *k = wc ? wc->cold : NULL;
+	if (wc && wc->server_closed_first) {
+		code = wc->close_code;
+		desc = k && k->fail_text ? k->fail_text : k && k->reason ? k->reason : "";
 	} else if (wc && wc->close_rcvd) {
-		code = wc->rcvd_code;
-		desc = wc->rcvd_reason ? wc->rcvd_reason : "";
-	} else if (wc && wc->fail_text) {
-		desc = wc->fail_text;
+		code = wc->close_code;
+		desc = k && k->reason ? k->reason : "";
+	} else if (k && k->fail_text) {
+		desc = k->fail_text;
 	} else if (wc && wc->phase == WS_HANDSHAKE && e->status_code == RW_ETIMEDOUT) {
 		desc = "WebSocket handshake timed out";
 	}
@@ -128,7 +130,7 @@ static void on_disconnected(rw_tcpserver *t, const rw_tcpserver_disconnected *e,
 			wc->zombie = true; /* the input frame below us frees it */
 		} else {
 			WS_CONN(c) = NULL;
-			rw__ws_conn_free(wc);
+			rw__ws_conn_free(c, wc);
 		}
 	}
 }
@@ -228,7 +230,7 @@ RW_API void rw_wsserver_free(rw_wsserver *ws)
 	 * frame holds a layer now. */
 	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
 		if (WS_CONN(c)) {
-			rw__ws_conn_free(WS_CONN(c));
+			rw__ws_conn_free(c, WS_CONN(c));
 			WS_CONN(c) = NULL;
 		}
 	}

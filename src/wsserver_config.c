@@ -40,17 +40,29 @@ static int conn_setting(struct rw_wsserver *ws, const rw_cfg_item *it, char *out
 		if (rw_cfg_parse_int(it->value, 256, 1 << 24, &n) < 0)
 			return -RW_EBAD_VALUE;
 		/* The line buffer has the old size: it is made again on next use. */
-		free(wc->line);
-		wc->line = NULL;
-		wc->line_len = 0;
-		wc->max_line = (int)n;
+		if (wc->cold) {
+			free(wc->cold->line);
+			wc->cold->line = NULL;
+			wc->cold->line_len = 0;
+		}
+		wc->max_line = (int32_t)n;
 		return 0;
 	}
 	if (!it->has_value)
-		return put(out, len, "%lld", (long long)(wc->tx_open ? (int64_t)wc->tx_left : wc->message_length));
+		return put(out, len, "%lld",
+		           (long long)(wc->tx_open ? (int64_t)wc->tx_left : wc->cold ? wc->cold->message_length : 0));
 	if (rw_cfg_parse_int(it->value, 0, INT64_MAX / 2, &n) < 0)
 		return -RW_EBAD_VALUE;
-	wc->message_length = n;
+	if (n == 0) {
+		if (wc->cold) {
+			wc->cold->message_length = 0;
+			rw__ws_cold_trim(wc);
+		}
+		return 0;
+	}
+	if (!rw__ws_cold(wc))
+		return -RW_ENOMEM;
+	wc->cold->message_length = n;
 	return 0;
 }
 

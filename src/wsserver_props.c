@@ -162,8 +162,9 @@ RW_API int rw_wsserver_set_data_format(rw_wsserver *ws, rw_connid id, int format
 static const char *meta_field(const struct rw_ws_conn *wc, int k)
 {
 	const char *p = wc->meta;
-	if (!p)
+	if (!p || k >= (uint8_t)*p)
 		return "";
+	p++;
 	while (k--)
 		p += strlen(p) + 1;
 	return p;
@@ -177,7 +178,8 @@ static const char *meta_field(const struct rw_ws_conn *wc, int k)
 		struct rw_ws_conn *wc = conn_of(ws, id);                                       \
 		if (!wc)                                                                       \
 			return -RW_EINVALID_CONNID;                                                \
-		return copy_out(wc->hs ? wc->hs->req.reqfield : meta_field(wc, k), buf, len); \
+		const rw_ws_handshake *hs = wc->cold ? wc->cold->hs : NULL;                  \
+		return copy_out(hs ? hs->req.reqfield : meta_field(wc, k), buf, len);         \
 	}
 
 STR_GETTER(request_uri, request_uri, 0)
@@ -190,7 +192,7 @@ RW_API int rw_wsserver_get_selected_subprotocol(const rw_wsserver *ws, rw_connid
 {
 	RW_WS_ROUTE(ws, id);
 	struct rw_ws_conn *wc = conn_of(ws, id);
-	return wc ? copy_out(wc->hs ? "" : meta_field(wc, 4), buf, len) : -RW_EINVALID_CONNID;
+	return wc ? copy_out(wc->cold && wc->cold->hs ? "" : meta_field(wc, 4), buf, len) : -RW_EINVALID_CONNID;
 }
 
 RW_API int rw_wsserver_get_compressed(const rw_wsserver *ws, rw_connid id)
@@ -214,7 +216,10 @@ RW_API int rw_wsserver_change_line_mode(rw_wsserver *ws, rw_connid id, bool on)
 	if (!wc)
 		return -RW_EINVALID_CONNID;
 	wc->line_mode = on;
-	wc->line_len = 0;
+	if (wc->cold) {
+		wc->cold->line_len = 0;
+		rw__ws_cold_trim(wc); /* off: the line buffer goes */
+	}
 	return 0;
 }
 
@@ -275,8 +280,8 @@ RW_API int rw_wsserver_disconnect_with(rw_wsserver *ws, rw_connid id, int code, 
 		return 0;
 	if (!wc || wc->phase != WS_OPEN) {
 		/* No WebSocket yet: there is nothing to close but TCP. */
-		if (wc)
-			wc->fail_text = "Disconnected before the WebSocket opened";
+		if (wc && rw__ws_cold(wc))
+			wc->cold->fail_text = "Disconnected before the WebSocket opened";
 		rw__conn_close(c, 0, "Disconnected", false);
 		return 0;
 	}
