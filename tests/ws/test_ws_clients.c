@@ -297,6 +297,7 @@ Test(ws_wss, python_over_tls_with_compression)
 	char resp[256];
 	int errors = r->errors;
 	int fd = wst_raw_open(s, port, "/", NULL, resp, sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	cr_assert(strncmp(resp, "HTTP/1.1 101", 12) != 0, "plaintext got: %s", resp);
 	wst_wait(s, r->disc == 2, 5000);
 	cr_assert_gt(r->errors, errors);

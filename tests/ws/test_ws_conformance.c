@@ -43,6 +43,7 @@ Test(ws_handshake, accept_and_event_order)
 	int fd = wst_raw_open(s, port, "/chat/room1?x=1",
 	                      "Origin: http://example.test\r\nX-Test: abc\r\nSec-WebSocket-Protocol: chat, superchat\r\n",
 	                      resp, sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	cr_assert(strncmp(resp, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0, "%s", resp);
 	cr_assert(strstr(resp, "Upgrade: websocket\r\n"));
 	cr_assert(strstr(resp, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
@@ -85,6 +86,7 @@ Test(ws_handshake, subprotocol_pick)
 	r->open_pick = "superchat";
 	char resp[2048];
 	int fd = wst_raw_open(s, port, "/", "Sec-WebSocket-Protocol: chat, superchat\r\n", resp, sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	cr_assert(strstr(resp, "\r\nSec-WebSocket-Protocol: superchat\r\n"), "%s", resp);
 	wst_wait(s, r->ready == 1, 2000);
 	char buf[64];
@@ -96,6 +98,7 @@ Test(ws_handshake, subprotocol_pick)
 	/* A token the client did not offer is never answered. */
 	r->open_pick = "other";
 	fd = wst_raw_open(s, port, "/", "Sec-WebSocket-Protocol: chat\r\n", resp, sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	cr_assert(strncmp(resp, "HTTP/1.1 101", 12) == 0);
 	cr_assert_null(strstr(resp, "Sec-WebSocket-Protocol"));
 	close(fd);
@@ -109,6 +112,7 @@ Test(ws_handshake, reject_401_with_headers)
 	r->open_headers = "WWW-Authenticate: Basic realm=\"Secure Realm\"";
 	char resp[2048];
 	int fd = wst_raw_open(s, port, "/", NULL, resp, sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	cr_assert(strncmp(resp, "HTTP/1.1 401 Unauthorized\r\n", 27) == 0, "%s", resp);
 	cr_assert(strstr(resp, "WWW-Authenticate: Basic realm=\"Secure Realm\"\r\n"));
 	cr_assert(strstr(resp, "Content-Length: 0\r\n"));
@@ -188,6 +192,7 @@ Test(ws_handshake, connection_request_refused)
 	r->refuse_tcp = true;
 	char resp[256];
 	int fd = wst_raw_open(s, port, "/", NULL, resp, sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	cr_assert_eq(resp[0], 0, "a refused client got: %s", resp);
 	cr_assert(wst_tcp_closed(s, fd, 2000));
 	wst_pump_for(s, 100);
@@ -745,6 +750,7 @@ Test(ws_compression, negotiated_both_ways)
 	char resp[2048];
 	int fd = wst_raw_open(s, port, "/", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n", resp,
 	                      sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	cr_assert(strstr(resp, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; "
 	                       "client_no_context_takeover\r\n"), "%s", resp);
 	wst_wait(s, r->ready == 1, 2000);
@@ -807,6 +813,7 @@ Test(ws_compression, bomb_stopped_at_max_message_size)
 	GO("MaxMessageSize=65536");
 	char resp[2048];
 	int fd = wst_raw_open(s, port, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n", resp, sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	wst_wait(s, r->ready == 1, 2000);
 	rw_connid id = r->last_id;
 	size_t n = 16u << 20;
@@ -830,6 +837,7 @@ Test(ws_compression, disabled_means_rsv1_is_an_error)
 	GO("EnablePermessageDeflate=False");
 	char resp[2048];
 	int fd = wst_raw_open(s, port, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n", resp, sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	cr_assert_null(strstr(resp, "Sec-WebSocket-Extensions"), "%s", resp);
 	wst_wait(s, r->ready == 1, 2000);
 	wst_frame(fd, 0xc1, "\xf2\x48\xcd\xc9\xc9\x07\x00", 7);
@@ -842,6 +850,7 @@ Test(ws_compression, corrupt_deflate_1007)
 	GO(NULL);
 	char resp[2048];
 	int fd = wst_raw_open(s, port, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n", resp, sizeof(resp));
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	wst_wait(s, r->ready == 1, 2000);
 	wst_frame(fd, 0xc1, "\xff\xff\xff\xff", 4);
 	expect_close(s, r, fd, r->last_id, 1007);

@@ -336,7 +336,7 @@ int wst_raw_open(rw_wsserver *s, int port, const char *path, const char *extra, 
 {
 	int fd = rwt_connect("127.0.0.1", port, 5000);
 	if (fd < 0)
-		return -1;
+		return fd; /* -errno of socket() or connect() */
 	char req[4096];
 	int n = snprintf(req, sizeof(req),
 	                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -364,7 +364,7 @@ int wst_raw(rw_wsserver *s, wst_rec *r, int port, const char *extra, rw_connid *
 	char resp[2048];
 	int before = r->ready;
 	int fd = wst_raw_open(s, port, "/", extra, resp, sizeof(resp));
-	cr_assert_geq(fd, 0);
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
 	cr_assert(strncmp(resp, "HTTP/1.1 101 ", 13) == 0, "handshake: %s", resp);
 	cr_assert(strstr(resp, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "%s", resp);
 	wst_wait(s, r->ready > before, 3000);

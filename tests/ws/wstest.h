@@ -69,7 +69,8 @@ const wst_event *wst_nth(const wst_rec *r, rw_connid id, int type, int n);
 
 /* Connect, send an upgrade request for `path` with extra header lines (CRLF
  * terminated, may be NULL), read the response head into resp (NUL-terminated).
- * Returns the fd (the response status is in resp) or -1. */
+ * Returns the fd (the response status is in resp) or -errno when the
+ * connection could not be made. */
 int wst_raw_open(rw_wsserver *s, int port, const char *path, const char *extra, char *resp, size_t cap);
 /* Connect and complete a handshake that must give 101; the new id in *id. */
 int wst_raw(rw_wsserver *s, wst_rec *r, int port, const char *extra, rw_connid *id);
