@@ -52,7 +52,7 @@ void rw__ws_conn_free(struct rw_conn *c, struct rw_ws_conn *wc)
 	}
 	free(wc->meta);
 	rw__ws_rx_release(ws, wc, true);
-	free(wc);
+	memset(wc, 0, sizeof(*wc));
 }
 
 /* The standard reason text of a close code (spec: DisconnectStatusDescription). */
@@ -272,7 +272,7 @@ static bool stopped(const struct rw_conn *c, const struct rw_ws_conn *wc)
 
 ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len)
 {
-	struct rw_ws_conn *wc = WS_CONN(c);
+	struct rw_ws_conn *wc = rw__ws_state(c);
 	if (!wc || wc->phase == WS_DONE)
 		return (ssize_t)len; /* nothing more is wanted from this peer */
 	wc->busy++;
@@ -304,7 +304,6 @@ ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len)
 		at = len;
 	c->flags &= ~RW_C_IN_DATAIN;
 	if (--wc->busy == 0 && wc->zombie) {
-		WS_CONN(c) = NULL;
 		rw__ws_conn_free(c, wc);
 	} else if (wc->cold) {
 		rw__ws_cold_trim(wc); /* e.g. line mode was turned off in DataIn */

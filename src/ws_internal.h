@@ -2,8 +2,8 @@
  * engine (struct rw_tcpserver) and sits where the framer and DataIn sit for
  * TCPServer: the engine hands it every received plaintext byte (after the TLS
  * filter, so wss needs nothing more) through rw_tcpserver.input, and it keeps
- * its per-connection state in the connection's layer (WS_CONN). It frames its sends straight
- * into the engine's send queue, and turns the engine's events into WebSocket
+ * its per-connection state in the connection's own allocation (rw__ws_state).
+ * It frames its sends straight into the engine's send queue, and turns the engine's events into WebSocket
  * events. */
 #ifndef RW_SRC_WS_INTERNAL_H
 #define RW_SRC_WS_INTERNAL_H
@@ -75,7 +75,8 @@ struct rw_wsserver {
 	int rx_pool_n;
 };
 
-enum rw_ws_phase { WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_DONE };
+/* WS_NONE (0, the zeroed layer area): no state yet, or freed. */
+enum rw_ws_phase { WS_NONE, WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_DONE };
 
 /* What a connection needs only now and then, allocated on demand and freed
  * (rw__ws_cold_trim) once it holds nothing again: the handshake and its
@@ -98,7 +99,8 @@ struct rw_ws_cold {
 	const char *fail_text;   /* why the connection ended (static text) */
 };
 
-/* Per connection, what every open idle WebSocket needs and no more (48 B):
+/* Per connection, what every open idle WebSocket needs and no more (48 B,
+ * paid by every connection of the server: in the engine's connection object):
  * no parser, no zlib state, no texts; `rx` only while a frame or message is
  * in progress, `cold` only while something rare is going on. The server and
  * the id are the engine's (c->srv->layer, c->id). */
@@ -136,10 +138,14 @@ struct rw_ws_conn {
 	struct rw_ws_rx *rx;     /* receive state while a frame/message is open */
 };
 
-/* The connection's layer (rw__conn_layer, layer_size = one pointer) holds
- * the pointer to its rw_ws_conn; NULL before the engine's Connected and after
- * the state is freed. */
-#define WS_CONN(c) (*(struct rw_ws_conn **)rw__conn_layer(c))
+/* The connection's WebSocket state, in place right after the engine's
+ * connection (rw__conn_layer, layer_size = sizeof(struct rw_ws_conn));
+ * NULL before the engine's Connected and once rw__ws_conn_free zeroed it. */
+static inline struct rw_ws_conn *rw__ws_state(const struct rw_conn *c)
+{
+	struct rw_ws_conn *wc = rw__conn_layer(c);
+	return wc->phase != WS_NONE ? wc : NULL;
+}
 
 static inline struct rw_wsserver *rw__ws_of(const struct rw_conn *c)
 {
@@ -179,6 +185,7 @@ void rw__ws_log(struct rw_wsserver *ws, int level, const char *fmt, ...) __attri
 
 /* ws_conn.c: handshake, input, close */
 ssize_t rw__ws_input(struct rw_conn *c, uint8_t *data, size_t len);
+/* Frees what the state points to and zeroes it (WS_NONE). */
 void rw__ws_conn_free(struct rw_conn *c, struct rw_ws_conn *wc);
 int rw__ws_close(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char *reason, bool wait);
 void rw__ws_fail(struct rw_ws_conn *wc, struct rw_conn *c, int code, const char *why);

@@ -16,7 +16,7 @@ struct rw_ws_conn *rw__ws_conn(const struct rw_wsserver *ws, rw_connid id, struc
 	struct rw_conn *c = ws ? rw__conn_find(ws->tcp, id) : NULL;
 	if (cp)
 		*cp = c;
-	return c ? WS_CONN(c) : NULL;
+	return c ? rw__ws_state(c) : NULL;
 }
 
 void rw__ws_log(struct rw_wsserver *ws, int level, const char *fmt, ...)
@@ -55,11 +55,10 @@ static void on_connected(rw_tcpserver *t, const rw_tcpserver_connected *e, void 
 		}
 		return;
 	}
-	struct rw_ws_conn *wc = calloc(1, sizeof(*wc));
+	struct rw_ws_conn *wc = rw__conn_layer(c); /* zeroed by the engine */
 	struct rw_ws_cold *k = calloc(1, sizeof(*k));
 	rw_ws_handshake *hs = calloc(1, sizeof(*hs));
-	if (!wc || !k || !hs) {
-		free(wc);
+	if (!k || !hs) {
 		free(k);
 		free(hs);
 		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
@@ -79,7 +78,6 @@ static void on_connected(rw_tcpserver *t, const rw_tcpserver_connected *e, void 
 	k->phase_start = c->last_active;
 	c->idle_timeout = secs;
 	wc->max_line = ws->set.max_line;
-	WS_CONN(c) = wc;
 	/* The close frame or HTTP response must reach the peer before the TCP
 	 * close: WSServer connections always close gracefully. */
 	c->flags |= RW_C_LINGER;
@@ -102,7 +100,7 @@ static void on_disconnected(rw_tcpserver *t, const rw_tcpserver_disconnected *e,
 {
 	struct rw_wsserver *ws = u;
 	struct rw_conn *c = rw__conn_find(t, e->connection_id);
-	struct rw_ws_conn *wc = c ? WS_CONN(c) : NULL;
+	struct rw_ws_conn *wc = c ? rw__ws_state(c) : NULL;
 	bool exposed = (c && c->tls) || (wc && wc->exposed);
 	int code = RW_WS_CLOSE_ABNORMAL;
 	const char *desc = e->status_code ? e->description : "Connection closed without a Close frame";
@@ -129,7 +127,6 @@ static void on_disconnected(rw_tcpserver *t, const rw_tcpserver_disconnected *e,
 		if (wc->busy) {
 			wc->zombie = true; /* the input frame below us frees it */
 		} else {
-			WS_CONN(c) = NULL;
 			rw__ws_conn_free(c, wc);
 		}
 	}
@@ -192,7 +189,7 @@ static rw_wsserver *ws_new(rw_loop *loop)
 	}
 	ws->tcp->input = rw__ws_input;
 	ws->tcp->layer = ws;
-	ws->tcp->layer_size = sizeof(struct rw_ws_conn *);
+	ws->tcp->layer_size = sizeof(struct rw_ws_conn);
 	ws->tcp->worker_kind = &rw__ws_worker_kind;
 	ws->tcp->set.linger = true;
 	rw_tcpserver_set_events(ws->tcp, &bridge, ws);
@@ -229,10 +226,9 @@ RW_API void rw_wsserver_free(rw_wsserver *ws)
 	 * is dropped. free is never called from inside an event, so no input
 	 * frame holds a layer now. */
 	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
-		if (WS_CONN(c)) {
-			rw__ws_conn_free(c, WS_CONN(c));
-			WS_CONN(c) = NULL;
-		}
+		struct rw_ws_conn *wc = rw__ws_state(c);
+		if (wc)
+			rw__ws_conn_free(c, wc);
 	}
 	rw_tcpserver_free(ws->tcp);
 	for (int i = 0; i < 16; i++)
@@ -289,7 +285,7 @@ RW_API int rw_wsserver_shutdown(rw_wsserver *ws)
 		return rw__workers_shutdown(ws->tcp); /* each worker's WSServer shutdown */
 	rw_tcpserver_stop_listening(ws->tcp);
 	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
-		struct rw_ws_conn *wc = WS_CONN(c);
+		struct rw_ws_conn *wc = rw__ws_state(c);
 		if (c->flags & RW_C_CLOSING)
 			continue;
 		if (wc && wc->phase == WS_OPEN)

@@ -92,7 +92,7 @@ RW_API int rw_wsserver_get_connection_ids(const rw_wsserver *ws, rw_connid *ids,
 		return rw__ws_workers_ids(ws, ids, max); /* worker by worker */
 	int n = 0;
 	for (struct rw_conn *c = ws->tcp->live_head; c; c = c->live_next) {
-		const struct rw_ws_conn *wc = WS_CONN(c);
+		const struct rw_ws_conn *wc = rw__ws_state(c);
 		if (!wc || !wc->counted || wc->phase == WS_DONE)
 			continue;
 		if ((size_t)n < max)
