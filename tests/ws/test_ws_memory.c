@@ -15,6 +15,7 @@
 #include "wstest.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,13 +33,40 @@ enum { WARM = 300, N = 1500 };
 
 struct mem_state {
 	int connected, data, disc;
+	bool rare; /* the handler uses the rare per-connection state (rare_data) */
 };
+
+static void set_conn(rw_wsserver *s, const char *name, rw_connid id, long long v)
+{
+	char cfg[64];
+	snprintf(cfg, sizeof(cfg), "%s[%lld]=%lld", name, (long long)id, v);
+	cr_assert_eq(rw_wsserver_config(s, cfg, NULL, 0), 0, "%s", cfg);
+}
+
+/* The first message: MessageLength set and reset, then line mode on; the
+ * line that follows (in line mode): line mode off from inside DataIn, while
+ * the line buffer is in use. Each is echoed. */
+static void rare_data(rw_wsserver *s, const rw_wsserver_data_in *e)
+{
+	rw_connid id = e->connection_id;
+	if (rw_wsserver_get_line_mode(s, id) == 1) {
+		cr_assert(e->eol, "a whole line");
+		cr_assert_eq(rw_wsserver_change_line_mode(s, id, false), 0);
+	} else {
+		set_conn(s, "MessageLength", id, 1000);
+		set_conn(s, "MessageLength", id, 0);
+		cr_assert_eq(rw_wsserver_change_line_mode(s, id, true), 0);
+	}
+	cr_assert_eq(rw_wsserver_send_text_n(s, id, (const char *)e->text, e->text_len), 0);
+}
 
 static void m_data(rw_wsserver *s, const rw_wsserver_data_in *e, void *u)
 {
 	struct mem_state *st = u;
 	st->data++;
-	if (e->data_format == RW_WS_FORMAT_TEXT)
+	if (st->rare)
+		rare_data(s, e);
+	else if (e->data_format == RW_WS_FORMAT_TEXT)
 		rw_wsserver_send_text_n(s, e->connection_id, (const char *)e->text, e->text_len);
 	else
 		rw_wsserver_send_bytes(s, e->connection_id, e->text, e->text_len);
@@ -155,6 +183,25 @@ static void close_reset(int fd)
 	close(fd);
 }
 
+/* Line mode's round (rare_data): one line to each connection, echoed. */
+static void line_round(rw_wsserver *s, struct mem_state *st, int *fds, int count)
+{
+	static const char line[] = "a line, then line mode goes off\n";
+	int data0 = st->data;
+	for (int i = 0; i < count; i++)
+		wst_frame(fds[i], 0x81, line, strlen(line));
+	wst_wait(s, st->data == data0 + count, 30000);
+	for (int i = 0; i < count; i++) {
+		uint8_t *p;
+		size_t n;
+		int b0 = wst_read_frame(s, fds[i], &p, &n, NULL, 5000);
+		cr_assert_eq(b0, 0x81, "connection %d: echo frame %d", i, b0);
+		cr_assert(n == strlen(line) - 1 && !memcmp(p, line, n), "connection %d: echo differs", i);
+		free(p);
+	}
+	wst_pump_for(s, 100);
+}
+
 static void close_all(rw_wsserver *s, struct mem_state *st, int *fds, int count)
 {
 	int disc0 = st->disc;
@@ -258,6 +305,35 @@ Test(ws_memory, idle_connection_heap)
 	cr_assert_leq(ws - tcp, WS_LAYER_MAX, "the WebSocket layer costs %.1f B per idle connection", ws - tcp);
 	cr_assert_leq(pmd - tcp, WS_LAYER_MAX,
 	              "with permessage-deflate the WebSocket layer costs %.1f B per idle connection", pmd - tcp);
+}
+
+/* What a connection needs now and then (MessageLength, line mode's buffer)
+ * is given back once unused: such a connection, idle again, costs what a
+ * plain one does. */
+static double rare_per_conn(int warm_n, int n)
+{
+	struct mem_state st = {.rare = true};
+	int port;
+	rw_wsserver *s = mem_server(&st, NULL, &port);
+	static int warm[WARM], fds[N];
+	open_batch(s, &st, port, warm, warm_n, false);
+	line_round(s, &st, warm, warm_n);
+	double before = heap_in_use();
+	open_batch(s, &st, port, fds, n, false);
+	line_round(s, &st, fds, n);
+	double per = (heap_in_use() - before) / n;
+	close_all(s, &st, fds, n);
+	close_all(s, &st, warm, warm_n);
+	rw_wsserver_free(s);
+	return per;
+}
+
+Test(ws_memory, rare_state_is_given_back)
+{
+	double plain = per_conn(NULL, false, 100, 500);
+	double rare = rare_per_conn(100, 500);
+	cr_log_info("heap per idle connection: %.1f B, %.1f B after MessageLength and line mode", plain, rare);
+	cr_assert_leq(rare, plain + 8.0, "line mode and MessageLength left %.1f B per connection", rare - plain);
 }
 
 Test(ws_memory, context_takeover_cost)
