@@ -29,10 +29,17 @@
  * Memory: no receive buffer per connection (the loop's provided buffers are
  * shared, payloads are unmasked in place); sends copy into a bounded queue
  * (SendQueueLimit, default 1 MiB); BufferMessage holds at most MaxMessageSize.
- * An idle WebSocket (between messages) keeps a small struct and its request
- * metadata: measured (tests/ws/test_ws_memory.c, glibc, 64-bit) 220 bytes of
- * heap on top of the TCP engine's 164 per connection, 384 in all, with or
- * without permessage-deflate. The frame parser and message state exist only
+ * An idle WebSocket (between messages) keeps 48 bytes of state inside the
+ * engine's connection object and its request metadata (one small allocation,
+ * none when every field is empty): measured (tests/ws/test_ws_memory.c,
+ * glibc, 64-bit) 432 bytes of heap in all per connection, 80 of them the
+ * WebSocket's, with or without permessage-deflate. What is needed only now
+ * and then (the handshake, the close, line mode's buffer, MessageLength,
+ * context takeover's streams, a blocking Ping) is allocated when needed and
+ * given back when no longer used; when that allocation fails, the connection
+ * closes with 1011 (a Close still goes out) or the call (Config MessageLength,
+ * a blocking Ping) returns RW_ENOMEM.
+ * The frame parser and message state exist only
  * while a frame or message is open (from a per-server pool); the request
  * headers are kept after the handshake only with KeepRequestHeaders=True.
  * permessage-deflate by default negotiates no context takeover both ways: one
