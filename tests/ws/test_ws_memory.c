@@ -330,7 +330,11 @@ Test(ws_memory, rare_state_is_given_back)
 	double plain = per_conn(NULL, false, 100, 500);
 	double rare = rare_per_conn(100, 500);
 	cr_log_info("heap per idle connection: %.1f B, %.1f B after MessageLength and line mode", plain, rare);
-	cr_assert_leq(rare, plain + 8.0, "line mode and MessageLength left %.1f B per connection", rare - plain);
+	/* The engine's connections come in 16 KiB slabs: one slab more or less
+	 * between the two runs is not the WebSocket's (the cold part alone would
+	 * be about 96 B per connection, the line buffer 2 KiB). */
+	cr_assert_leq(rare, plain + 16384.0 / 500 + 8.0, "line mode and MessageLength left %.1f B per connection",
+	              rare - plain);
 }
 
 Test(ws_memory, context_takeover_cost)
