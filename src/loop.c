@@ -45,8 +45,11 @@ static void fill_defaults(rw_loop_options *o, const rw_loop_options *in, unsigne
 		*o = *in;
 	if (!o->ring_entries)
 		o->ring_entries = 4096;
+	/* 32 KiB: a 16 KiB WebSocket message and its header arrive in one
+	 * buffer and are echoed from it, where two 16 KiB buffers made a copy.
+	 * Only the pages a receive writes become resident. */
 	if (!o->recv_buffer_size)
-		o->recv_buffer_size = 16384;
+		o->recv_buffer_size = 32768;
 	/* Each buffer a burst of small messages uses keeps one page touched:
 	 * 4 MiB a ring at 1024. A share of it per worker (a power of two). */
 	unsigned count = 1024;

@@ -42,7 +42,7 @@ typedef enum {
 /* Loop settings; zero fields take the defaults shown. */
 typedef struct {
 	unsigned ring_entries;      /* SQ size, default 4096 */
-	unsigned recv_buffer_size;  /* bytes per provided receive buffer, default 16384 */
+	unsigned recv_buffer_size;  /* bytes per provided receive buffer, default 32768 */
 	unsigned recv_buffer_count; /* buffers in the ring (power of 2), default 1024 */
 	unsigned max_fixed_files;   /* fixed-file table size, default min(RLIMIT_NOFILE, 1 << 20) */
 	unsigned backend;           /* an rw_backend, default RW_BACKEND_AUTO */

@@ -361,7 +361,7 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  SendQueueLimit (1048576): bytes an async send may have queued per connection,
  *  LingerTimeout (10 s): how long a lingering close waits for the queue,
  *  ZeroCopyThreshold (0 = off): sends of at least this many bytes use SEND_ZC,
- *  RingEntries (4096), RecvBufferSize (16384), RecvBufferCount (1024, power of 2)
+ *  RingEntries (4096), RecvBufferSize (32768), RecvBufferCount (1024, power of 2)
  *    (loop settings: fixed once the loop exists). Of the RecvBufferCount
  *    buffers the loop lends the kernel 64 at first, twice as many each time
  *    receives run dry, fewer again when they do not: a buffer filled again
