@@ -39,7 +39,17 @@ typedef enum {
 	RW_BACKEND_EPOLL = 2  /* the epoll backend, even where io_uring works */
 } rw_backend;
 
-/* Loop settings; zero fields take the defaults shown. */
+/* Loop settings; zero fields take the defaults shown.
+ * Receive buffers: of the recv_buffer_count buffers the loop lends the kernel
+ * 64 at first, twice as many each time receives run dry, fewer again when
+ * they do not: a buffer filled again soon is still in the cache. A Workers=N
+ * server's rings get 1/N of the default count each (rounded up to a power of
+ * 2, at least 64). Bytes a DataIn delivers and that are sent during it (an
+ * echo, a forward; 1 KiB or more per send) go out from the buffer they
+ * arrived in, not a copy; the buffer returns to the ring once they are sent.
+ * Such sends may hold fewer than half of the buffers (beyond that they copy),
+ * so a peer that never reads cannot starve receiving; they count against
+ * SendQueueLimit. */
 typedef struct {
 	unsigned ring_entries;      /* SQ size, default 4096 */
 	unsigned recv_buffer_size;  /* bytes per provided receive buffer, default 32768 */

@@ -362,14 +362,8 @@ RW_API int rw_tcpserver_change_record_length(rw_tcpserver *s, rw_connid id, int 
  *  LingerTimeout (10 s): how long a lingering close waits for the queue,
  *  ZeroCopyThreshold (0 = off): sends of at least this many bytes use SEND_ZC,
  *  RingEntries (4096), RecvBufferSize (32768), RecvBufferCount (1024, power of 2)
- *    (loop settings: fixed once the loop exists). Of the RecvBufferCount
- *    buffers the loop lends the kernel 64 at first, twice as many each time
- *    receives run dry, fewer again when they do not: a buffer filled again
- *    soon is still in the cache. Bytes a DataIn delivers, sent during it
- *    (an echo, a forward; 1 KiB or more per send), go out from the buffer
- *    they arrived in, not a copy (it returns to the ring once they are
- *    sent), while such sends hold fewer than half of the buffers; they
- *    count against SendQueueLimit,
+ *    (loop settings, fixed once the loop exists; the ring's growth from 64
+ *    buffers and sends without a copy from a DataIn's buffer: ringworks/loop.h),
  *  Backend (auto): auto|uring|epoll, the loop's backend (ringworks/loop.h; the
  *    environment variable RINGWORKS_BACKEND replaces auto); a loop setting.
  *    Read once the loop exists, it names the backend in use: uring or epoll.
