@@ -124,15 +124,27 @@ static void arm_recv(struct rw_ring *r, unsigned slot, uint16_t bgid, uint64_t u
 	sqe->buf_group = bgid;
 }
 
+/* An epoll-backed ring with `files` fixed slots, and one end of a Unix
+ * socket pair installed in `slot` (sv[1] stays the test's end); a buffer
+ * size of 0 keeps the default. */
+static void open_pair(struct rw_ring *r, unsigned files, unsigned slot, int sndbuf, int rcvbuf, int sv[2])
+{
+	cr_assert_eq(rw_ring_init_epoll(r, 16, files), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	if (sndbuf)
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (rcvbuf)
+		setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	cr_assert_eq(rw_ring_install_fd(r, slot, sv[0]), 0);
+}
+
 Test(emu, recv_fills_buffers_in_order_then_enobufs_then_eof)
 {
 	struct rw_ring r;
 	struct rw_bufring b;
-	cr_assert_eq(rw_ring_init_epoll(&r, 16, 8), 0);
-	cr_assert_eq(rw_bufring_init(&b, &r, 5, 4, 64), 0);
 	int sv[2];
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	cr_assert_eq(rw_ring_install_fd(&r, 2, sv[0]), 0);
+	open_pair(&r, 8, 2, 0, 0, sv);
+	cr_assert_eq(rw_bufring_init(&b, &r, 5, 4, 64), 0);
 	uint8_t sent[1000], got[1000];
 	for (size_t i = 0; i < sizeof(sent); i++)
 		sent[i] = (uint8_t)(i * 7 + 3);
@@ -202,13 +214,8 @@ static size_t drain(int fd, uint8_t *out, size_t cap)
 Test(emu, sends_wait_for_room_partial_in_order)
 {
 	struct rw_ring r;
-	cr_assert_eq(rw_ring_init_epoll(&r, 16, 4), 0);
 	int sv[2];
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	int small = 4096;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	cr_assert_eq(rw_ring_install_fd(&r, 1, sv[0]), 0);
+	open_pair(&r, 4, 1, 4096, 4096, sv);
 	enum { BIG = 1 << 20 };
 	uint8_t *a = malloc(BIG), *in = malloc(BIG + 64);
 	for (size_t i = 0; i < BIG; i++)
@@ -256,11 +263,9 @@ Test(emu, cancel_and_close_in_one_batch_complete_in_order)
 {
 	struct rw_ring r;
 	struct rw_bufring b;
-	cr_assert_eq(rw_ring_init_epoll(&r, 16, 4), 0);
-	cr_assert_eq(rw_bufring_init(&b, &r, 0, 4, 256), 0);
 	int sv[2];
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	cr_assert_eq(rw_ring_install_fd(&r, 3, sv[0]), 0);
+	open_pair(&r, 4, 3, 0, 0, sv);
+	cr_assert_eq(rw_bufring_init(&b, &r, 0, 4, 256), 0);
 	arm_recv(&r, 3, 0, 41);
 	cr_assert_eq(rw_ring_submit_wait(&r, 20), 0);
 	struct io_uring_cqe q[8];
@@ -291,12 +296,8 @@ Test(emu, cancel_and_close_in_one_batch_complete_in_order)
 Test(emu, cancel_a_waiting_send)
 {
 	struct rw_ring r;
-	cr_assert_eq(rw_ring_init_epoll(&r, 16, 4), 0);
 	int sv[2];
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	int small = 4096;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	cr_assert_eq(rw_ring_install_fd(&r, 0, sv[0]), 0);
+	open_pair(&r, 4, 0, 4096, 0, sv);
 	static uint8_t big[1 << 20];
 	prep_send(&r, 0, big, sizeof(big), 51, false);
 	struct io_uring_cqe q[4];
