@@ -18,8 +18,8 @@
 #define POOL_KEEP_LARGE 256u
 #define OPS_KEEP 4096u
 /* Bytes still inside a receive buffer are queued by reference from this size
- * on (below it a copy costs less than holding a 16 KiB buffer), while queued
- * sends hold fewer than half of the buffers, so receiving never starves. */
+ * on (below it a copy costs less than holding a whole receive buffer), while
+ * queued sends hold fewer than half of the buffers, so receiving never starves. */
 #define RING_SEND_MIN 1024u /* also for an adopted heap buffer */
 
 /* A COPY chunk for `want` bytes: TINY only when `tiny_ok` (an empty queue). */
