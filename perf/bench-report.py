@@ -16,6 +16,21 @@ import sys
 tmp, out, reps, idle_conns = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 scenarios = [s.split("|") for s in sys.argv[5:]]
 CLIENT_BOUND = 90.0  # client CPU % of a core from which the client is the limit
+SERVER_BOUND = 0.85  # share of its CPU quota from which a capped server is the limit
+
+
+def port_knee():
+    """Connections/s from one source address past which loopback churn is
+    limited by TIME_WAIT port reuse: connect() takes even ports first, and a
+    TIME_WAIT port is reused once per second at most."""
+    try:
+        lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+        return (hi - lo + 1) // 2
+    except (OSError, ValueError):
+        return None
+
+
+KNEE = port_knee()
 
 
 def fname(name):
@@ -46,6 +61,9 @@ def load_runs(name, server):
                 r["syscalls_per_msg"] = count / per
         if os.path.exists(f + ".overflows"):
             r["listen_overflows"] = int(open(f + ".overflows").read().strip() or 0)
+        if os.path.exists(f + ".cap"):  # "QUOTA_PCT PERIODS THROTTLED" (perf/cpu-cap.sh)
+            q, periods, throttled = open(f + ".cap").read().split()
+            r["cpu_cap_pct"], r["cap_periods"], r["cap_throttled"] = float(q), int(periods), int(throttled)
         if os.path.exists(f + ".label"):
             r["server_label"] = open(f + ".label").read().strip()
         runs.append(r)
@@ -60,7 +78,8 @@ def med(runs, key):
 KEYS = ["messages_per_s", "connections_per_s", "latency_p50_us", "latency_p99_us", "latency_p999_us",
         "server_cpu_us_per_msg", "server_cpu_pct", "server_user_pct", "server_sys_pct",
         "client_cpu_pct", "server_rss_per_conn_kib", "idle_checked", "syscalls_per_msg",
-        "connect_s", "server_rss_kib", "established", "late_starts"]
+        "connect_s", "server_rss_kib", "established", "late_starts", "cpu_cap_pct", "cap_periods",
+        "cap_throttled"]
 
 
 def fmt(v, nd=1):
@@ -113,9 +132,16 @@ for name, kind, mode, conns, size, pipe in scenarios:
                          f" +{m['server_rss_per_conn_kib'] * 1024:.0f} B/conn" + (f"; {label}" if label else ""))
             m["label"] = label
         else:
-            rate = m["connections_per_s"] if kind in ("churn", "rate") else m["messages_per_s"]
+            rate = m["connections_per_s"] if kind in ("churn", "churn-capped", "rate") else m["messages_per_s"]
             if kind == "rate" and m.get("late_starts"):
                 notes.append(f"{m['late_starts']:.0f} started late")
+        if kind == "churn-capped" and m.get("cpu_cap_pct"):
+            used, cap = m["server_cpu_pct"] or 0, m["cpu_cap_pct"]
+            bound = "server-bound" if used >= SERVER_BOUND * cap else "NOT server-bound"
+            notes.append(f"{bound}: {used:.0f} % of a {cap:.0f} % cap, throttled in"
+                         f" {m['cap_throttled']:.0f} of {m['cap_periods']:.0f} periods")
+        if kind.startswith("churn") and mode == "tcp" and KNEE and rate and rate >= 0.95 * KNEE:
+            notes.append(f"at the TIME_WAIT port-reuse knee ({KNEE:,}/s)")
         if server == "nginx":
             notes.append("nginx + epoll backend")
         usr_sys = f"{m['server_user_pct']:.0f}/{m['server_sys_pct']:.0f}" if m["server_user_pct"] is not None else "-"
@@ -164,6 +190,12 @@ print("TLS: nginx terminates TLS and proxies to the epoll echo (two processes, b
 tls = [r.get("tls") for row in result["scenarios"] for s in row["servers"].values() for r in s["runs"] if r.get("tls")]
 if tls:
     print(f"TLS negotiated: {sorted(set(tls))}")
+print("churn, server CPU capped: each server in a cgroup CPU quota, so that the server, not the client,"
+      " limits connections/s (server-bound: it used at least 85 % of its quota); latency there is the"
+      " queue of 50 connections on a throttled server, not the server's latency."
+      + (f" Loopback churn from one source address cannot pass ~{KNEE:,} connections/s cheaply"
+         " (TIME_WAIT ports, even ports first, reused once per second): a row near it measured the kernel."
+         if KNEE else ""))
 
 json.dump(result, open(out + ".json", "w"), indent=1)
 print(f"JSON: {out}.json")

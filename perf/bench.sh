@@ -21,6 +21,10 @@
 # costs a little per syscall)
 # and whether the client used a whole core (then the client, not the server,
 # capped messages/s: DESIGN.md section 6).
+# Churn runs twice: unconstrained (where the client is the limit here), and
+# with each server in a cgroup CPU quota (perf/cpu-cap.sh; see CAP_QUOTA_US),
+# where the server is; the row is skipped, with a note, when no cgroup CPU
+# controller is writable.
 #
 # Output: a table on stdout, perf/results/bench-<UTC>.json and .png (gnuplot).
 # Loopback only; every run is bounded by rw-load's own time limits.
@@ -46,6 +50,24 @@ WS_IDLE_CONNS=$((QUICK ? 5000 : 10000))
 # rate both servers should sustain here, so that the server CPU per connection
 # compares like with like (churn, closed loop, finds the most each allows).
 CONN_RATE=2000
+# Server-bound churn: the churn row again with each server's process in a
+# cgroup whose CPU quota is CAP_QUOTA_US per CAP_PERIOD_US (20 % of a core),
+# so that the server, not the client, limits connections/s, and connections/s
+# compares the servers' CPU per connection as the target "churn: 1.2x epoll's
+# connections/s" means it. Unconstrained, both servers stop at the same rate:
+# on loopback the client's context does much of the kernel's handshake work,
+# and one source address reuses a TIME_WAIT port at most once per second
+# (connect() takes even ports first: (60999 - 32768 + 1) / 2 = 14,116/s with
+# the default ip_local_port_range), past which the client's connect() scans
+# the port space and uses its whole core. At 30 % of a core ringworks reached
+# that knee (14.1k/s on 27 % of its 30 %): 20 % keeps every server here below
+# it and CPU-bound (server CPU ~= the quota, client ~20 % of its core).
+# The period is the shortest the quota allows (the kernel's minimum quota is
+# 1 ms); latency in this row is not a server's latency: a closed loop of 50
+# connections on a throttled server waits 50 / rate on average, plus pauses
+# of up to the period minus the quota (4 ms).
+CAP_QUOTA_US=1000
+CAP_PERIOD_US=5000
 IDLE_PROCS=$(((IDLE_CONNS + 17999) / 18000))
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
@@ -102,6 +124,7 @@ SCENARIOS=(
 	"echo 100 x 16 KiB|echo|tcp|100|16384|1"
 	"pipelined 50 x 64 B x16|echo|tcp|50|64|16"
 	"churn 50 x (connect, 64 B, close)|churn|tcp|50|64|1"
+	"churn 50, server CPU capped at $((100 * CAP_QUOTA_US / CAP_PERIOD_US)) % (server-bound)|churn-capped|tcp|50|64|1"
 	"connection rate $CONN_RATE/s (connect, 64 B, close)|rate|tcp|200|64|1"
 	"idle $IDLE_CONNS, then echo each|idle|tcp-many|$IDLE_CONNS|64|1"
 	"TLS handshakes (churn 50)|churn|tls|50|64|1"
@@ -123,13 +146,17 @@ SCENARIOS=(
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-bench.XXXXXX")"
 KILL_PIDS=()
+CAP_DIR="" # the cgroup of the server-bound churn row (perf/cpu-cap.sh)
 cleanup() {
 	local p
 	for p in "${KILL_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${KILL_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	[[ -n "$CAP_DIR" ]] && "$ROOT/perf/cpu-cap.sh" remove "$CAP_DIR"
 	if [[ -n "${BENCH_KEEP_TMP:-}" ]]; then echo "bench: per-run files kept in $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT # so that cleanup runs (servers, the cgroup) on ^C too
+trap 'exit 143' TERM
 
 pin() { # pin CORE: taskset when there are two cores or more
 	if command -v taskset >/dev/null && [[ "$(nproc)" -ge 2 ]]; then echo "taskset -c $1"; fi
@@ -329,7 +356,7 @@ listen_overflows() {
 run_one() { # run_one SERVER KIND MODE CONNS SIZE PIPE REP OUT
 	local server="$1" kind="$2" mode="$3" conns="$4" size="$5" pipe="$6" rep="$7" out="$8"
 	local -a extra=()
-	[[ "$kind" == churn ]] && extra+=(--churn)
+	[[ "$kind" == churn || "$kind" == churn-capped ]] && extra+=(--churn)
 	[[ "$kind" == rate ]] && extra+=(--rate "$CONN_RATE")
 	# idle: rw-load picks its worker processes and source addresses (one per
 	# 8,000 connections: port selection slows as a source's range fills); a
@@ -340,6 +367,11 @@ run_one() { # run_one SERVER KIND MODE CONNS SIZE PIPE REP OUT
 	[[ "$lmode" == *+deflate ]] && { lmode="${lmode%+deflate}"; extra+=(--deflate); }
 	start_server "$server" "$mode"
 	[[ -n "$LABEL" ]] && echo "$LABEL" >"$out.label"
+	local cap0=""
+	if [[ "$kind" == churn-capped ]]; then # every process sampled, all threads
+		"$ROOT/perf/cpu-cap.sh" add "$CAP_DIR" ${SAMPLE//,/ }
+		cap0="$("$ROOT/perf/cpu-cap.sh" stat "$CAP_DIR")"
+	fi
 	COUNTER=""
 	[[ -n "$PERF" && "$rep" == 1 ]] && start_counter "$out.sys"
 	local lo0
@@ -349,6 +381,10 @@ run_one() { # run_one SERVER KIND MODE CONNS SIZE PIPE REP OUT
 		--server-pid "$SAMPLE" --json "$out" --quiet 2>"$out.err" ||
 		note "$server: '$kind $mode $conns x $size' failed: $(head -c 300 "$out.err")"
 	echo $(($(listen_overflows) - lo0)) >"$out.overflows"
+	if [[ -n "$cap0" ]]; then # "QUOTA_PCT PERIODS THROTTLED" of this run
+		read -r p1 t1 < <("$ROOT/perf/cpu-cap.sh" stat "$CAP_DIR")
+		echo "$((100 * CAP_QUOTA_US / CAP_PERIOD_US)) $((p1 - ${cap0% *})) $((t1 - ${cap0#* }))" >"$out.cap"
+	fi
 	[[ -n "$COUNTER" ]] && stop_counter
 	stop_servers
 }
@@ -362,6 +398,15 @@ if [[ -n "${BENCH_ONLY:-}" ]]; then # BENCH_ONLY=REGEX: only the scenarios whose
 	for s in "${SCENARIOS[@]}"; do [[ "${s%%|*}" =~ $BENCH_ONLY ]] && sel+=("$s"); done
 	SCENARIOS=("${sel[@]}")
 fi
+for i in "${!SCENARIOS[@]}"; do # the server-bound churn row needs a cgroup CPU quota
+	[[ "${SCENARIOS[$i]}" == *"|churn-capped|"* ]] || continue
+	if ! CAP_DIR="$("$ROOT/perf/cpu-cap.sh" create "rw-bench-$$" "$CAP_QUOTA_US" "$CAP_PERIOD_US" 2>"$TMP/cap.err")"; then
+		CAP_DIR=""
+		note "server-bound churn row skipped: $(cat "$TMP/cap.err")"
+		unset "SCENARIOS[$i]"
+	fi
+done
+SCENARIOS=("${SCENARIOS[@]}")
 for s in "${SCENARIOS[@]}"; do
 	IFS='|' read -r name kind mode conns size pipe <<<"$s"
 	case "$mode" in
