@@ -15,12 +15,17 @@
 #  - --processes 3 (how rw-load goes past RLIMIT_NOFILE): three workers' merged
 #    counts equal the server's, every idle connection echoes, and a corrupted
 #    echo in any worker still fails the run;
-#  - --rate (open-loop connection rate): cycles verify, counts match the server's.
+#  - --rate (open-loop connection rate): cycles verify, counts match the server's;
+#  - perf/cpu-cap.sh (bench's server-bound churn row): a server moved into a
+#    cgroup CPU quota of 10 % is in it, is throttled under churn, still echoes
+#    every byte, and the cgroup is gone after remove (skipped when no cgroup
+#    CPU controller is writable).
 set -uo pipefail
 LOAD="$1" EPOLL="$2" RW="$3" DTLS_EPOLL="$4"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rw-selftest.XXXXXX")"
-SRV=""
-trap '[[ -n "$SRV" ]] && kill "$SRV" 2>/dev/null; rm -rf "$TMP"' EXIT
+SRV="" CAP=""
+CAPSH="$(dirname "${BASH_SOURCE[0]}")/cpu-cap.sh"
+trap '[[ -n "$SRV" ]] && kill "$SRV" 2>/dev/null && wait "$SRV"; [[ -n "$CAP" ]] && "$CAPSH" remove "$CAP"; rm -rf "$TMP"' EXIT
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
@@ -53,7 +58,7 @@ counts_match() { # counts_match NAME LOG JSON
 }
 
 echo "TAP version 13"
-echo "1..24"
+echo "1..28"
 
 # clean echo, pipelined
 start "$TMP/e1.log" "$EPOLL" --port 0
@@ -196,5 +201,29 @@ stop
 check "rate: passes with cycles, kind rate, offered rate reported" \
 	'[[ $rc == 0 && "$(jget "$TMP/r5.json" cycles)" -gt 0 && "$(jget "$TMP/r5.json" kind)" == rate && "$(jget "$TMP/r5.json" offered_rate)" == 200.0 ]]'
 counts_match "rate" "$TMP/r5.log" "$TMP/r5.json"
+
+# a CPU quota (perf/cpu-cap.sh), as bench's server-bound churn row uses it
+if CAP="$("$CAPSH" create "rw-selftest-$$" 1000 10000 2>"$TMP/cap.err")"; then
+	start "$TMP/c1.log" "$EPOLL" --port 0
+	"$CAPSH" add "$CAP" "$SRV"
+	check "cpu-cap: the server is in the cgroup" 'grep -qx "$SRV" "$CAP/cgroup.procs"'
+	read -r p0 t0 < <("$CAPSH" stat "$CAP")
+	"$LOAD" --port "$PORT" --connections 10 --size 100 --churn --duration 1 --warmup 0.2 \
+		--server-pid "$SRV" --quiet --json "$TMP/c1.json"
+	rc=$?
+	read -r p1 t1 < <("$CAPSH" stat "$CAP")
+	stop
+	echo "# cpu-cap: throttled in $((t1 - t0)) of $((p1 - p0)) periods; server CPU $(jget "$TMP/c1.json" server_cpu_pct) % of a core"
+	check "cpu-cap: churn under a 10 % quota passes and the quota throttled the server" \
+		'[[ $rc == 0 && "$(jget "$TMP/c1.json" cycles)" -gt 0 && $((t1 - t0)) -gt 0 ]]'
+	counts_match "churn under a CPU quota" "$TMP/c1.log" "$TMP/c1.json"
+	"$CAPSH" remove "$CAP"
+	check "cpu-cap: the cgroup is removed" '[[ ! -e "$CAP" ]]'
+	CAP=""
+else
+	for t in "in the cgroup" "throttled" "counts" "removed"; do
+		ok "cpu-cap: $t # SKIP $(cat "$TMP/cap.err")"
+	done
+fi
 
 ((failed == 0))
