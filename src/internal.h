@@ -518,6 +518,9 @@ void rw__ssl_settings_free(struct rw_tcp_settings *st);
 /* listener.c */
 int rw__listener_start(struct rw_tcpserver *s);
 void rw__listener_stop(struct rw_tcpserver *s);
+/* ConnectionBacklog set while listening: the listening socket's accept queue
+ * takes the new size at once (0, or -errno of listen()). */
+int rw__listener_set_backlog(struct rw_tcpserver *s);
 void rw__listener_on_accept(struct rw_accept *a, const struct io_uring_cqe *cqe);
 void rw__listener_on_cancel(struct rw_listener *l, const struct io_uring_cqe *cqe);
 int rw__addr_text(const struct rw_addr *a, char *buf, size_t len);

@@ -228,6 +228,16 @@ int rw__listener_start(struct rw_tcpserver *s)
 	return 0;
 }
 
+/* Linux resizes the accept queue of a socket that is already listening when
+ * listen() is called on it again; connections queued meanwhile stay. */
+int rw__listener_set_backlog(struct rw_tcpserver *s)
+{
+	struct rw_listener *ls = &s->listener;
+	if (ls->fd < 0 || ls->stopping)
+		return 0;
+	return listen(ls->fd, s->set.backlog) < 0 ? rw__errno(errno) : 0;
+}
+
 void rw__listener_stop(struct rw_tcpserver *s)
 {
 	struct rw_listener *ls = &s->listener;

@@ -3,6 +3,7 @@
  * ProcessData, ChangeRecordLength, Disconnect and Interrupt, which are
  * property changes in all but name. */
 #include "internal.h"
+#include "workers.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,17 @@ RW_API int rw_tcpserver_set_connection_backlog(rw_tcpserver *s, int backlog)
 	if (backlog < 0)
 		return -RW_EBAD_VALUE;
 	s->set.backlog = backlog;
+	if (!s->workers)
+		return rw__listener_set_backlog(s);
+	for (unsigned i = 0; i < rw__workers_count(s->workers); i++) {
+		struct rw_route r = {0};
+		struct rw_tcpserver *w = rw__worker_lock(s->workers, i, &r);
+		w->set.backlog = backlog;
+		int rc = rw__listener_set_backlog(w);
+		rw__route_end(&r);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 

@@ -131,7 +131,7 @@ RW_API void rw_tcpserver_set_events(rw_tcpserver *s, const rw_tcpserver_events *
 
 /* ---- Server-wide properties ------------------------------------------- */
 
-/* ConnectionBacklog: listen() backlog, default 5; applies at the next start. */
+/* ConnectionBacklog: listen() backlog, default 5; set while listening, resizes the queue at once. */
 RW_API int rw_tcpserver_get_connection_backlog(const rw_tcpserver *s);
 RW_API int rw_tcpserver_set_connection_backlog(rw_tcpserver *s, int backlog);
 

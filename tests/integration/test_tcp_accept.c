@@ -4,7 +4,9 @@
  * so a connection gets them without setsockopt of its own, and one changed
  * while listening is set on the connections accepted after; the local address
  * is the bound one for a specific bind, the socket's own for a wildcard one.
- * The server's sockets are read through sock_diag (the engine keeps no fd). */
+ * ConnectionBacklog set while listening resizes the accept queue at once, on
+ * every worker's listener. The server's sockets are read through sock_diag
+ * (the engine keeps no fd). */
 #include "helpers/rwtest.h"
 
 #include <arpa/inet.h>
@@ -63,9 +65,11 @@ Test(accept, linux_passes_listener_options_on)
 	close(l);
 }
 
-/* What sock_diag tells of the server's end of one IPv4 connection. */
+/* What sock_diag tells of the server's end of one IPv4 connection, or of
+ * its listening sockets (client_port 0). */
 struct diag {
-	bool found;
+	int found;           /* sockets that matched */
+	unsigned backlog;    /* a listener's accept queue size (the smallest seen) */
 	int timer;           /* 2: the keepalive timer runs */
 	unsigned expires_ms; /* when it fires */
 	unsigned rcvbuf, sndbuf;
@@ -73,7 +77,7 @@ struct diag {
 
 static struct diag server_socket(int server_port, int client_port)
 {
-	struct diag d = {0};
+	struct diag d = {.backlog = ~0u};
 	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	cr_assert(nl >= 0, "sock_diag: %s", strerror(errno));
 	struct {
@@ -83,7 +87,7 @@ static struct diag server_socket(int server_port, int client_port)
 		.h = {.nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 		      .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
 		.r = {.sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP,
-		      .idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1), .idiag_states = 1 << TCP_ESTABLISHED},
+		      .idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1), .idiag_states = 1 << (client_port ? TCP_ESTABLISHED : TCP_LISTEN)},
 	};
 	cr_assert_eq(send(nl, &req, sizeof(req), 0), (ssize_t)sizeof(req));
 	static char buf[1 << 16];
@@ -98,7 +102,9 @@ static struct diag server_socket(int server_port, int client_port)
 			struct inet_diag_msg *m = NLMSG_DATA(h);
 			if (ntohs(m->id.idiag_sport) != server_port || ntohs(m->id.idiag_dport) != client_port)
 				continue;
-			d.found = true;
+			d.found++;
+			if (m->idiag_wqueue < d.backlog)
+				d.backlog = m->idiag_wqueue; /* a listener's: sk_max_ack_backlog */
 			d.timer = m->idiag_timer;
 			d.expires_ms = m->idiag_expires;
 			int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
@@ -179,6 +185,41 @@ Test(accept, connection_options_before_and_while_listening)
 	close(fd);
 	pump_until_ge(s, &rec.disconnected, 3, 5000);
 	rwt_server_end(s, &rec);
+}
+
+/* ConnectionBacklog takes effect while listening, on one ring or on every
+ * worker's listener, and is kept for the next start. */
+static void check_backlog_while_listening(const char *workers)
+{
+	rwt_rec rec;
+	rwt_rec_init(&rec);
+	rw_tcpserver *s = rwt_server_new(&rec);
+	cr_assert_eq(rw_tcpserver_set_local_host(s, "127.0.0.1"), 0);
+	rwt_config(s, workers);
+	int nlisteners = strcmp(workers, "Workers=2") == 0 ? 2 : 1;
+	int port = rwt_server_start(s);
+	struct diag d = server_socket(port, 0);
+	cr_assert_eq(d.found, nlisteners, "%d listening sockets", d.found);
+	cr_expect_eq(d.backlog, 5u, "the default ConnectionBacklog: %u", d.backlog);
+	cr_assert_eq(rw_tcpserver_set_connection_backlog(s, 300), 0);
+	d = server_socket(port, 0);
+	cr_expect(d.found == nlisteners && d.backlog == 300u, "resized while listening: %u", d.backlog);
+	cr_assert_eq(rw_tcpserver_stop_listening(s), 0);
+	port = rwt_server_start(s);
+	d = server_socket(port, 0);
+	cr_expect(d.found == nlisteners && d.backlog == 300u, "kept for the next start: %u", d.backlog);
+	cr_assert_eq(rw_tcpserver_set_connection_backlog(s, -1), -RW_EBAD_VALUE);
+	rwt_server_end(s, &rec);
+}
+
+Test(accept, backlog_resized_while_listening)
+{
+	check_backlog_while_listening("Workers=1");
+}
+
+Test(accept, backlog_resized_while_listening_on_every_worker)
+{
+	check_backlog_while_listening("Workers=2");
 }
 
 /* LocalAddress of a connection to `connect_to` on a server bound to `host`. */
