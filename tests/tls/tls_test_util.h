@@ -17,6 +17,26 @@
 	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n" \
 	"ctx.check_hostname = False\n"
 
+/* A python client script's diagnosis when some of its clients got no answer
+ * (inside `if pending:`, with `port` and `pending` defined): the sockets of
+ * the server's port as ss sees them (queues, timers, inodes) and the files
+ * registered in the test process's io_uring (the parent), to stderr, then
+ * exit 3. It tells a connection the server never accepted (listener's queue)
+ * from one it holds but does not answer. */
+#define STALL_DUMP                                                                           \
+	"        import os, subprocess\n"                                                          \
+	"        e = sys.stderr\n"                                                                  \
+	"        print('STALL: %d clients unanswered' % len(pending), file=e)\n"                  \
+	"        ss = subprocess.run(['ss', '-tanoie', 'sport = :%d or dport = :%d' % (port, port)],\n" \
+	"                            capture_output=True, text=True).stdout.splitlines()\n"        \
+	"        print('\\n'.join(l for l in ss if not l.startswith('ESTAB 0      0 ')), file=e)\n" \
+	"        pp = os.getppid()\n"                                                               \
+	"        for f in os.listdir('/proc/%d/fdinfo' % pp):\n"                                    \
+	"            t = open('/proc/%d/fdinfo/%s' % (pp, f)).read()\n"                            \
+	"            if 'UserFiles' in t: print(t, file=e)\n"                                      \
+	"        print('fds:', sorted(os.readlink('/proc/%d/fd/%s' % (pp, f)) for f in os.listdir('/proc/%d/fd' % pp)), file=e)\n" \
+	"        sys.exit(3)\n"
+
 struct state {
 	int connected, disconnected, failed_status, last_status, data_events;
 	rw_connid id;
