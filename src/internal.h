@@ -251,6 +251,7 @@ struct rw_listener {
 	unsigned accepts; /* accepts in flight (a stopped one may end after a restart) */
 	bool stopping;
 	bool any_addr;      /* bound to a wildcard address: ask each connection's local address */
+	bool starved;       /* an accept ran out of descriptors or memory: paused until the sweep */
 	struct rw_addr local; /* the bound address and port */
 	struct rw_sockopts opts; /* what the listening socket passes on */
 	unsigned inflight;
@@ -521,6 +522,9 @@ void rw__listener_stop(struct rw_tcpserver *s);
 /* ConnectionBacklog set while listening: the listening socket's accept queue
  * takes the new size at once (0, or -errno of listen()). */
 int rw__listener_set_backlog(struct rw_tcpserver *s);
+/* Once a second (the loop's sweep): accepting resumes after a pause for lack
+ * of descriptors or memory. */
+void rw__listener_sweep(struct rw_tcpserver *s);
 void rw__listener_on_accept(struct rw_accept *a, const struct io_uring_cqe *cqe);
 void rw__listener_on_cancel(struct rw_listener *l, const struct io_uring_cqe *cqe);
 int rw__addr_text(const struct rw_addr *a, char *buf, size_t len);

@@ -219,6 +219,7 @@ int rw__listener_start(struct rw_tcpserver *s)
 	s->listener.fd = fd;
 	s->listener.gen++;
 	s->listener.stopping = false;
+	s->listener.starved = false;
 	int rc = arm_accept(s);
 	if (rc < 0) {
 		close(fd);
@@ -405,13 +406,33 @@ void rw__listener_on_accept(struct rw_accept *a, const struct io_uring_cqe *cqe)
 		else
 			admit(s, a, cqe->res);
 	} else if (cqe->res != -ECANCELED && !stale) {
+		/* Out of descriptors or memory, a re-armed accept would fail again
+		 * at once, every cell on every turn: accepting pauses until the
+		 * next sweep (at most a second; the clients wait in the queue) and
+		 * the pause gets one Error, not one per failure. */
+		bool starved = cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOBUFS ||
+		               cqe->res == -ENOMEM;
 		int code = rw_errno_map(cqe->res);
-		rw__fire_error(s, 0, code, rw_strerror(code));
-		if (cqe->res == -EMFILE || cqe->res == -ENFILE)
-			rw__log(s, RW_LOG_WARN, "accept: out of file descriptors (RLIMIT_NOFILE)");
+		if (!(starved && ls->starved))
+			rw__fire_error(s, 0, code, rw_strerror(code));
+		if (starved && !ls->starved)
+			rw__log(s, RW_LOG_WARN, "accept: %s; accepting pauses for a second",
+			        cqe->res == -EMFILE || cqe->res == -ENFILE ? "out of file descriptors (RLIMIT_NOFILE)"
+			                                                   : "out of memory");
+		ls->starved |= starved;
 	}
 	/* Re-armed while listening; a cancelled one (a StopListening's) too
 	 * when a StartListening came since: that start left it to us. */
-	if (!more && !a->busy && !ls->stopping && ls->fd >= 0 && s->listening && !s->freeing)
+	if (!more && !a->busy && !ls->starved && !ls->stopping && ls->fd >= 0 && s->listening && !s->freeing)
 		arm_one(s, a);
+}
+
+void rw__listener_sweep(struct rw_tcpserver *s)
+{
+	struct rw_listener *ls = &s->listener;
+	if (!ls->starved)
+		return;
+	ls->starved = false;
+	if (!ls->stopping && ls->fd >= 0 && s->listening && !s->freeing)
+		arm_accept(s);
 }

@@ -297,8 +297,10 @@ int rw__loop_turn(struct rw_loop *l, int timeout_ms)
 	if (l->now_ms >= l->next_sweep_ms) {
 		l->next_sweep_ms = l->now_ms + 1000;
 		rw_bufring_decay(&l->bufring);
-		for (struct rw_tcpserver *s = l->servers; s; s = s->loop_next)
+		for (struct rw_tcpserver *s = l->servers; s; s = s->loop_next) {
 			rw__conn_sweep(s, l->now_ms);
+			rw__listener_sweep(s);
+		}
 	}
 	for (struct rw_loop_client *c = l->clients; c; c = c->next)
 		c->turn(c, l->now_ms);

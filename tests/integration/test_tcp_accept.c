@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -19,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -220,6 +222,45 @@ Test(accept, backlog_resized_while_listening)
 Test(accept, backlog_resized_while_listening_on_every_worker)
 {
 	check_backlog_while_listening("Workers=2");
+}
+
+/* With the process out of descriptors an accept fails at once, every time it
+ * is re-armed: the server pauses accepting instead of spinning (one Error for
+ * the pause, none per failure), and the client waiting in the queue is
+ * accepted and served once descriptors are free again (the pause lasts until
+ * the once-a-second sweep). */
+Test(accept, out_of_descriptors_pauses_accepting_then_resumes)
+{
+	rwt_rec rec;
+	rwt_rec_init(&rec);
+	rec.echo = true;
+	rw_tcpserver *s = rwt_server_new(&rec);
+	int port = rwt_server_start(s);
+	int c = rwt_connect("127.0.0.1", port, 5000); /* queued: the server has not turned */
+	cr_assert(c >= 0);
+	struct rlimit was;
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	struct rlimit low = {.rlim_cur = 256, .rlim_max = was.rlim_max};
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int fill[256], nfill = 0, fd;
+	while (nfill < 256 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		fill[nfill++] = fd;
+	cr_assert(nfill < 256 && errno == EMFILE, "the descriptor table is full (%d filled)", nfill);
+
+	rwt_pump_for(s, 1500);
+	cr_expect_eq(rec.connected, 0, "nothing accepted without a descriptor");
+	cr_expect(rec.errors >= 1 && rec.errors <= 3, "one Error per pause (at most one a second), got %d: %s",
+	          rec.errors, rwt_first_error(&rec));
+
+	while (nfill)
+		close(fill[--nfill]);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	pump_until_ge(s, &rec.connected, 1, 3000);
+	cr_expect(rwt_pump_echo(s, c, "after the pause", 15, 3000), "the waiting client is served");
+	close(c);
+	pump_until_ge(s, &rec.disconnected, 1, 3000);
+	rec.errors = 0; /* the pause's, expected and checked above */
+	rwt_server_end(s, &rec);
 }
 
 /* LocalAddress of a connection to `connect_to` on a server bound to `host`. */
