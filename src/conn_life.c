@@ -12,10 +12,12 @@ struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot)
 {
 	/* From the loop's slab: no malloc header, 16-byte aligned (the CQE tags). */
 	size_t size = sizeof(struct rw_conn) + (((size_t)s->layer_size + 15) & ~(size_t)15);
-	struct rw_conn *c = rw__slab_alloc(&s->loop->conn_caches, size);
+	uint16_t tag;
+	struct rw_conn *c = rw__slab_alloc(&s->loop->conn_caches, size, &tag);
 	if (!c)
 		return NULL;
 	memset(c, 0, size);
+	c->slab_tag = tag;
 	const struct rw_tcp_settings *st = &s->set;
 	c->srv = s;
 	c->id = (s->next_seq << RW_SLOT_BITS) | slot;
@@ -29,7 +31,7 @@ struct rw_conn *rw__conn_new(struct rw_tcpserver *s, uint32_t slot)
 	if (st->default_eol_len || st->default_single_line) {
 		struct rw_conn_ext *x = rw__conn_ext(c);
 		if (!x) {
-			rw__slab_put(c);
+			rw__slab_put(c, c->slab_tag);
 			return NULL;
 		}
 		memcpy(x->framer.eol, st->default_eol, st->default_eol_len);
@@ -199,7 +201,7 @@ void rw__conn_destroy_now(struct rw_conn *c)
 	else
 		s->live_tail = c->live_prev;
 	s->open_count--;
-	rw__slab_put(c);
+	rw__slab_put(c, c->slab_tag);
 }
 
 void rw__conn_deferred(struct rw_conn *c)

@@ -75,11 +75,14 @@ static void partial_remove(struct rw_slab_cache *sc, struct rw_slab *sl)
 	sl->on_partial = false;
 }
 
-/* From malloc, aligned to its size: so the heap statistics (mallinfo, the
- * sanitizers' allocated bytes) count connections like any other memory. */
+/* A plain heap block: the heap statistics (mallinfo, the sanitizers'
+ * allocated bytes) count connections like any other memory, and, unlike a
+ * block aligned to its size, it leaves no gap before it (conn_slab.h). The
+ * objects need 16 bytes: glibc's malloc alignment, for which aligned_alloc is
+ * malloc; asked for all the same, as a sanitizer's malloc promises only 8. */
 static struct rw_slab *slab_new(struct rw_slab_cache *sc)
 {
-	struct rw_slab *sl = aligned_alloc(RW_SLAB_BYTES, RW_SLAB_BYTES);
+	struct rw_slab *sl = aligned_alloc(16, RW_SLAB_BYTES);
 	if (!sl)
 		return NULL;
 	*sl = (struct rw_slab){.cache = sc};
@@ -95,7 +98,7 @@ static void slab_free(struct rw_slab_cache *sc, struct rw_slab *sl)
 	sc->slabs--;
 }
 
-void *rw__slab_get(struct rw_slab_cache *sc)
+void *rw__slab_get(struct rw_slab_cache *sc, uint16_t *tag)
 {
 	struct rw_slab *sl = sc->partial;
 	if (!sl) {
@@ -118,13 +121,22 @@ void *rw__slab_get(struct rw_slab_cache *sc)
 	sc->live++;
 	if (!sl->free && sl->fresh == sc->per_slab)
 		partial_remove(sc, sl); /* full */
+	*tag = (uint16_t)((size_t)(obj - (uint8_t *)sl) / 16);
 	return obj;
 }
 
-void rw__slab_put(void *obj)
+void rw__slab_put(void *obj, uint16_t tag)
 {
-	struct rw_slab *sl = (struct rw_slab *)((uintptr_t)obj & ~(uintptr_t)(RW_SLAB_BYTES - 1));
+	/* The tag is the object's distance from its slab's start, in 16 B:
+	 * HEAD plus a whole number of objects. Anything else is a corrupted tag
+	 * or a foreign pointer, which would wreck the free lists: stop here. */
+	size_t off = (size_t)tag * 16;
+	if (off < HEAD || off >= RW_SLAB_BYTES)
+		abort();
+	struct rw_slab *sl = (struct rw_slab *)((uint8_t *)obj - off);
 	struct rw_slab_cache *sc = sl->cache;
+	if ((off - HEAD) % sc->obj_size != 0 || (off - HEAD) / sc->obj_size >= sc->per_slab)
+		abort();
 	struct rw_free_obj *f = obj;
 	f->next = sl->free;
 	sl->free = f;
@@ -163,7 +175,7 @@ void rw__slab_fini(struct rw_slab_cache *sc)
 	sc->spare = NULL;
 }
 
-void *rw__slab_alloc(struct rw_slab_cache **caches, size_t size)
+void *rw__slab_alloc(struct rw_slab_cache **caches, size_t size, uint16_t *tag)
 {
 	size = (size + 15) & ~(size_t)15;
 	struct rw_slab_cache *sc = *caches;
@@ -180,7 +192,7 @@ void *rw__slab_alloc(struct rw_slab_cache **caches, size_t size)
 		sc->next = *caches;
 		*caches = sc;
 	}
-	return rw__slab_get(sc);
+	return rw__slab_get(sc, tag);
 }
 
 void rw__slab_caches_free(struct rw_slab_cache **caches)

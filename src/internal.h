@@ -175,6 +175,7 @@ struct rw_conn {
 	struct rw_conn_ext *ext;    /* NULL while nothing rare is in use */
 	struct rw_addr peer;
 	uint8_t local;              /* index in the server's local addresses; RW_LOCAL_EXT: ext->local */
+	uint16_t slab_tag;          /* for rw__slab_put: where in its slab the object is */
 	/* The server's layer_size bytes of protocol-layer state follow (rw__conn_layer). */
 };
 _Static_assert(sizeof(struct rw_conn) % 16 == 0, "the layer after a connection is 16-byte aligned");
