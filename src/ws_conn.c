@@ -50,7 +50,7 @@ void rw__ws_conn_free(struct rw_conn *c, struct rw_ws_conn *wc)
 		free(k->line);
 		free(k);
 	}
-	free(wc->meta);
+	rw__ws_meta_put(wc->meta);
 	rw__ws_rx_release(ws, wc, true);
 	memset(wc, 0, sizeof(*wc));
 }
@@ -150,39 +150,6 @@ static bool offered_token(const char *offers, const char *pick)
 	return rw_ws_list_has(offers, pick);
 }
 
-/* The metadata the properties read after the handshake, in one allocation
- * with no empty fields at its end (the layout is in ws_internal.h), or none
- * when all are empty; the request headers only when kept. Returns false when
- * out of memory. */
-static bool pack_meta(const rw_ws_request *r, const char *pick, bool keep_headers, char **out)
-{
-	const char *f[6] = {r->request_uri, r->host, r->origin, r->protocols, pick, keep_headers ? r->headers : ""};
-	size_t len[6], total = 1;
-	int count = 0;
-	for (int i = 0; i < 6; i++) {
-		if (!f[i])
-			f[i] = "";
-		len[i] = strlen(f[i]) + 1;
-		if (len[i] > 1)
-			count = i + 1;
-	}
-	*out = NULL;
-	if (!count)
-		return true;
-	for (int i = 0; i < count; i++)
-		total += len[i];
-	char *m = malloc(total), *p = m;
-	if (!m)
-		return false;
-	*p++ = (char)count;
-	for (int i = 0; i < count; i++) {
-		memcpy(p, f[i], len[i]);
-		p += len[i];
-	}
-	*out = m;
-	return true;
-}
-
 static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
 {
 	struct rw_wsserver *ws = rw__ws_of(c);
@@ -211,8 +178,8 @@ static void open_request(struct rw_ws_conn *wc, struct rw_conn *c)
 		rw_pmd_response(&pp, ext, sizeof(ext));
 	size_t n;
 	char *resp = rw_ws_response_101(r->key, pick, ext, e.response_headers, &n);
-	char *meta = NULL;
-	if (!resp || !pack_meta(r, pick, ws->set.keep_headers, &meta)) {
+	struct rw_ws_meta *meta = NULL;
+	if (!resp || !rw__ws_meta_make(ws, r, pick, &meta)) {
 		free(resp);
 		rw__conn_close(c, RW_ENOMEM, rw_strerror(RW_ENOMEM), true);
 		return;

@@ -241,6 +241,7 @@ RW_API void rw_wsserver_free(rw_wsserver *ws)
 		free(ws->inflate_pool[i]);
 	}
 	rw__ws_rx_pool_free(ws);
+	rw__ws_meta_put(ws->last_meta);
 	free(ws->zbuf.d);
 	free(ws->set.disconnect_desc);
 	free(ws);

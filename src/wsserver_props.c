@@ -157,19 +157,6 @@ RW_API int rw_wsserver_set_data_format(rw_wsserver *ws, rw_connid id, int format
 	return 0;
 }
 
-/* Field k of the packed metadata (ws_internal.h: URI, Host, Origin, offered
- * subprotocols, selected one, headers). */
-static const char *meta_field(const struct rw_ws_conn *wc, int k)
-{
-	const char *p = wc->meta;
-	if (!p || k >= (uint8_t)*p)
-		return "";
-	p++;
-	while (k--)
-		p += strlen(p) + 1;
-	return p;
-}
-
 /* During the handshake the values are still in the parsed request. */
 #define STR_GETTER(fn, reqfield, k)                                                    \
 	RW_API int rw_wsserver_get_##fn(const rw_wsserver *ws, rw_connid id, char *buf, size_t len) \
@@ -179,7 +166,7 @@ static const char *meta_field(const struct rw_ws_conn *wc, int k)
 		if (!wc)                                                                       \
 			return -RW_EINVALID_CONNID;                                                \
 		const rw_ws_handshake *hs = wc->cold ? wc->cold->hs : NULL;                  \
-		return copy_out(hs ? hs->req.reqfield : meta_field(wc, k), buf, len);         \
+		return copy_out(hs ? hs->req.reqfield : rw__ws_meta_field(wc->meta, k), buf, len);         \
 	}
 
 STR_GETTER(request_uri, request_uri, 0)
@@ -192,7 +179,7 @@ RW_API int rw_wsserver_get_selected_subprotocol(const rw_wsserver *ws, rw_connid
 {
 	RW_WS_ROUTE(ws, id);
 	struct rw_ws_conn *wc = conn_of(ws, id);
-	return wc ? copy_out(wc->cold && wc->cold->hs ? "" : meta_field(wc, 4), buf, len) : -RW_EINVALID_CONNID;
+	return wc ? copy_out(wc->cold && wc->cold->hs ? "" : rw__ws_meta_field(wc->meta, 4), buf, len) : -RW_EINVALID_CONNID;
 }
 
 RW_API int rw_wsserver_get_compressed(const rw_wsserver *ws, rw_connid id)
