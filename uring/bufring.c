@@ -1,6 +1,8 @@
 /* uring/bufring.c: map and register a provided-buffer ring (liburing 2.3 has
  * no helper for it). The ring header and the buffers are separate mappings so
- * that the buffers can be large without alignment games. */
+ * that the buffers can be large without alignment games; the buffers' mapping
+ * is page-aligned, so a buffer whose size is a multiple of the page size can
+ * give its memory back on its own (rw_bufring_release). */
 #include "bufring.h"
 #include "emu.h"
 
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
                     unsigned count, unsigned size)
@@ -28,9 +31,11 @@ int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
 	}
 	uint16_t *refs = calloc(count, sizeof(*refs));
 	uint16_t *stack = malloc(count * sizeof(*stack));
-	if (!refs || !stack) {
+	uint8_t *dirty = calloc(count, 1);
+	if (!refs || !stack || !dirty) {
 		free(refs);
 		free(stack);
+		free(dirty);
 		munmap(rmem, ring_len);
 		munmap(dmem, data_len);
 		return -ENOMEM;
@@ -47,6 +52,7 @@ int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
 		munmap(dmem, data_len);
 		free(refs);
 		free(stack);
+		free(dirty);
 		return rc;
 	}
 	b->br = rmem;
@@ -57,6 +63,7 @@ int rw_bufring_init(struct rw_bufring *b, struct rw_ring *ring, uint16_t bgid,
 	b->bgid = bgid;
 	b->refs = refs;
 	b->stack = stack;
+	b->dirty = dirty;
 	b->target = b->min_target = count;
 	io_uring_buf_ring_init(b->br);
 	for (unsigned i = count; i-- > 0;)
@@ -79,9 +86,32 @@ void rw_bufring_adapt(struct rw_bufring *b, unsigned min)
 	unsigned back = b->count - b->target;
 	uint16_t tail = __atomic_load_n(&b->br->tail, __ATOMIC_RELAXED);
 	__atomic_store_n(&b->br->tail, (uint16_t)(tail - back), __ATOMIC_RELEASE);
-	for (unsigned bid = b->count; bid-- > b->target;)
+	for (unsigned bid = b->count; bid-- > b->target;) {
 		rw_bufring_recycle(b, bid);
+		b->dirty[bid] = 0; /* never seen by a receive */
+	}
 	b->in_ring = b->target;
+}
+
+void rw_bufring_release(struct rw_bufring *b)
+{
+	/* The next publish moves up to target - in_ring buffers from the top of
+	 * the stack to the ring: those stay. The rest of the stack is not in
+	 * the ring, so the kernel cannot be writing into it. */
+	unsigned keep = b->target > b->in_ring ? b->target - b->in_ring : 0;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	for (unsigned i = 0; i + keep < b->stack_n; i++) {
+		unsigned bid = b->stack[i];
+		if (!b->dirty[bid])
+			continue;
+		b->dirty[bid] = 0;
+		/* Only the pages wholly inside the buffer: a page it shares with
+		 * a neighbour may be in the ring (buffers of any size). */
+		uintptr_t start = ((uintptr_t)rw_bufring_addr(b, bid) + page - 1) & ~(page - 1);
+		uintptr_t end = ((uintptr_t)rw_bufring_addr(b, bid) + b->size) & ~(page - 1);
+		if (end > start)
+			madvise((void *)start, end - start, MADV_DONTNEED);
+	}
 }
 
 void rw_bufring_exit(struct rw_bufring *b, struct rw_ring *ring)
@@ -96,5 +126,6 @@ void rw_bufring_exit(struct rw_bufring *b, struct rw_ring *ring)
 	munmap(b->base, (size_t)b->count * b->size);
 	free(b->refs);
 	free(b->stack);
+	free(b->dirty);
 	memset(b, 0, sizeof(*b));
 }

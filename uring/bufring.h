@@ -40,6 +40,9 @@ struct rw_bufring {
 	bool adaptive, starved, starved_turn;
 	unsigned target, min_target;
 	unsigned in_ring; /* published and not yet seen filled */
+	/* Per buffer: published since its memory was last given back to the
+	 * kernel (rw_bufring_release), so possibly resident. */
+	uint8_t *dirty;
 };
 
 /* Map, fill and register. Returns 0 or -errno. */
@@ -81,7 +84,15 @@ static inline void rw_bufring_starved(struct rw_bufring *b)
 	}
 }
 
-/* Once a second: a ring that did not run dry meanwhile shrinks a little. */
+/* Adaptive: the memory of the buffers the ring does not hold and will not
+ * take at the next publish, filled since it was last given back, goes back
+ * to the kernel (MADV_DONTNEED: the pages are no longer resident, and read
+ * as zeros when the kernel fills the buffer again). A burst that grew the
+ * ring leaves its buffers resident until then. */
+void rw_bufring_release(struct rw_bufring *b);
+
+/* Once a second: a ring that did not run dry meanwhile shrinks a little, and
+ * what it no longer holds is given back (rw_bufring_release). */
 static inline void rw_bufring_decay(struct rw_bufring *b)
 {
 	if (b->adaptive && !b->starved && b->target > b->min_target) {
@@ -89,6 +100,8 @@ static inline void rw_bufring_decay(struct rw_bufring *b)
 		b->target = b->target - cut < b->min_target ? b->min_target : b->target - cut;
 	}
 	b->starved = false;
+	if (b->adaptive)
+		rw_bufring_release(b);
 }
 
 /* A filled buffer is being delivered: it is held until rw_bufring_unref. */
@@ -132,6 +145,7 @@ static inline void rw_bufring_publish(struct rw_bufring *b)
 	int n = 0;
 	while (b->stack_n && (!b->adaptive || b->in_ring < b->target)) {
 		unsigned bid = b->stack[--b->stack_n];
+		b->dirty[bid] = 1;
 		io_uring_buf_ring_add(b->br, rw_bufring_addr(b, bid), b->size, (unsigned short)bid,
 		                      io_uring_buf_ring_mask(b->count), n++);
 		b->in_ring++;

@@ -1,7 +1,8 @@
 /* tests/uring/test_ring.c: the uring/ layer alone (linked without src/):
- * setup flags and probing, the hand-mapped provided-buffer ring, and a
+ * setup flags and probing, the hand-mapped provided-buffer ring, a
  * multishot receive that runs out of buffers (ENOBUFS, no F_MORE) and is
- * re-armed without losing or reordering bytes. */
+ * re-armed without losing or reordering bytes, and an adaptive ring that
+ * gives the memory of the buffers it no longer holds back to the kernel. */
 #include "uring/bufring.h"
 #include "uring/ring.h"
 #include "ring_backend.h"
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -159,6 +161,72 @@ Test(bufring, adaptive_target_grows_on_enobufs_and_decays)
 	for (int i = 0; i < 100; i++)
 		rw_bufring_decay(&b);
 	cr_assert_eq(b.target, 2u, "an idle ring goes back to its minimum");
+	rw_bufring_exit(&b, &r);
+	rw_ring_exit(&r);
+}
+
+/* Resident pages of buffer `bid` (mincore). */
+static unsigned resident(const struct rw_bufring *b, unsigned bid)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char vec[16];
+	cr_assert_leq(b->size / page, sizeof(vec));
+	cr_assert_eq(mincore(rw_bufring_addr(b, bid), b->size, vec), 0);
+	unsigned n = 0;
+	for (size_t i = 0; i < b->size / page; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* The end of a stream's socket: its multishot receive completes with 0. */
+static void drain_eof(struct rw_ring *r)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		cr_assert_eq(rw_ring_submit_wait(r, 100), 0);
+		struct io_uring_cqe c;
+		while (rw_ring_reap(r, &c, 1) == 1) {
+			cr_assert_leq(c.res, 0, "no bytes after the stream's end");
+			if (c.res == 0)
+				return;
+		}
+	}
+	cr_assert_fail("the receive of a closed stream did not end");
+}
+
+/* A burst grows the ring; once its target has decayed back, the buffers the
+ * quiet traffic after it fills are no longer republished: the next second
+ * gives their memory back (none of those outside the ring stays resident,
+ * while some were), and a stream through the released buffers still arrives
+ * intact. */
+Test(bufring, decayed_ring_gives_memory_back)
+{
+	struct rw_ring r;
+	struct rw_bufring b;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	cr_assert_eq(rwt_ring_init(&r, 64, 0), 0);
+	cr_assert_eq(rw_bufring_init(&b, &r, 11, 16, (unsigned)(2 * page)), 0);
+	rw_bufring_adapt(&b, 2);
+	int rearms;
+	cr_assert_gt(stream(&r, &b, 512 * 1024, 64 * 1024, &rearms, within_target), 0);
+	cr_assert_gt(b.target, 2u, "the burst did not grow the ring");
+	for (int i = 0; i < 100; i++)
+		rw_bufring_decay(&b);
+	cr_assert_eq(b.target, 2u);
+	drain_eof(&r);
+	/* Quiet traffic: one page at a time, each receive takes a buffer of the
+	 * ring, which gets back only up to the target. */
+	stream(&r, &b, 32 * page, page, &rearms, NULL);
+	drain_eof(&r);
+	cr_assert_eq(b.in_ring + b.stack_n, b.count, "every buffer is in the ring or on the stack");
+	unsigned before = 0;
+	for (unsigned i = 0; i < b.stack_n; i++)
+		before += resident(&b, b.stack[i]) > 0;
+	cr_assert_gt(before, 2u, "the traffic filled buffers that are now out of the ring");
+	rw_bufring_decay(&b);
+	cr_assert_gt(b.stack_n, 0u);
+	for (unsigned i = 0; i < b.stack_n; i++)
+		cr_assert_eq(resident(&b, b.stack[i]), 0, "buffer %u outside the ring kept its memory", b.stack[i]);
+	stream(&r, &b, 512 * 1024, 64 * 1024, &rearms, NULL);
 	rw_bufring_exit(&b, &r);
 	rw_ring_exit(&r);
 }
