@@ -31,10 +31,11 @@
  * (SendQueueLimit, default 1 MiB); BufferMessage holds at most MaxMessageSize.
  * An idle WebSocket (between messages) keeps 48 bytes of state inside the
  * engine's connection object and its request metadata (one small allocation,
- * none when every field is empty): measured (tests/ws/test_ws_memory.c,
- * glibc, 64-bit) 251 bytes of heap in all per connection (asserted at most
- * 256), 87 of them the WebSocket's (164 is the TCP engine's connection), with
- * or without permessage-deflate. What is needed only now
+ * none when every field is empty, shared by the connections that sent the
+ * same): measured (tests/ws/test_ws_memory.c, glibc, 64-bit, every client
+ * sending the same request) 219 bytes of heap in all per connection
+ * (asserted at most 256), 66 of them the WebSocket's (153 is the TCP engine's
+ * connection), with or without permessage-deflate. What is needed only now
  * and then (the handshake, the close, line mode's buffer, MessageLength,
  * context takeover's streams, a blocking Ping) is allocated when needed and
  * given back when no longer used; when that allocation fails, the connection
